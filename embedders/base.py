@@ -1,0 +1,153 @@
+"""The embedder contract: text (or item sequences) in, float32 vectors out.
+
+Every family (word2vec, doc2vec, bilstm, bert, item2vec, ...) is one module
+that defines a pydantic spec (its constructor arguments, nothing else) and a
+class satisfying :class:`Embedder`. The registry (:mod:`embedders.registry`)
+maps the spec's ``type`` string to the class. Nothing here knows of HTTP, SQL or
+FAISS, so a family can be tested and benchmarked on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+Metric = Literal["cosine", "ip", "l2"]
+
+MANIFEST_NAME = "manifest.json"
+
+
+class Progress(Protocol):
+    """Progress sink for long work (a tqdm bar on the CLI, the job row over HTTP).
+
+    ``total`` may be re-announced when a phase starts; ``advance`` adds to done.
+    Implementations may raise to cancel the work (the job runner does, when a
+    cancel was requested), so callers must call it between units of work only.
+    """
+
+    def start(self, phase: str, total: int) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class NullProgress:
+    """A progress sink that ignores everything (library use, tests)."""
+
+    def start(self, phase: str, total: int) -> None:  # noqa: D102
+        return None
+
+    def advance(self, n: int = 1) -> None:  # noqa: D102
+        return None
+
+
+class TrainingDocument(BaseModel):
+    """One document of a training corpus: its SQL id (the doc2vec tag) and text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    text: str
+
+
+class Corpus(Protocol):
+    """A re-iterable corpus: each ``iter()`` starts over (gensim makes several passes).
+
+    ``__len__`` is the number of documents, used for progress and for the
+    "corpus too small" checks before any training starts.
+    """
+
+    def __iter__(self) -> Iterator[TrainingDocument]: ...
+
+    def __len__(self) -> int: ...
+
+
+class ListCorpus:
+    """A corpus held in memory; convenient for tests and small jobs."""
+
+    def __init__(self, documents: Iterable[TrainingDocument | tuple[int, str]]) -> None:
+        self._docs = [d if isinstance(d, TrainingDocument) else TrainingDocument(id=d[0], text=d[1]) for d in documents]
+
+    def __iter__(self) -> Iterator[TrainingDocument]:
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+
+class EmbedderSpec(BaseModel):
+    """Base of every family's spec: typed, immutable, no unknown keys.
+
+    A family's spec subclasses this with ``type: Literal["<family>"]`` and its
+    parameters (with defaults); the saved manifest stores exactly this model.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the indexing pipeline and the service need from any family."""
+
+    type: ClassVar[str]
+    trainable: ClassVar[bool]
+    spec: EmbedderSpec
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def metric(self) -> Metric: ...
+
+    def fit(self, corpus: Corpus, progress: Progress | None = None) -> "Embedder":
+        """Train on the corpus (trainable families); raises CorpusTooSmall / EmptyVocabulary."""
+        ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 (n, dim). A text with nothing embeddable gives a zero row, never an error,
+        so one odd document cannot fail a whole batch; callers check with ``np.any``."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """float32 (dim,). Raises EmptyText when nothing in the query can be embedded."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write a directory with ``manifest.json`` (type, spec, versions, dim, metric)."""
+        ...
+
+    @classmethod
+    def load(cls, directory: Path) -> "Embedder": ...
+
+
+@runtime_checkable
+class HasTrainedVectors(Protocol):
+    """Families that learn a vector per training document (doc2vec).
+
+    The pipeline uses these for the documents seen in training instead of
+    re-inferring them; ``trained_vectors`` returns a boolean mask of the ids it
+    knows and a (n, dim) array whose unknown rows are zero.
+    """
+
+    def trained_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class WordVectors(Protocol):
+    """Token-level families (word2vec, later bilstm) answer word neighbours."""
+
+    def word_neighbors(self, word: str, k: int) -> list[tuple[str, float]]:
+        """Raises OutOfVocabulary for an unknown word (after the shared tokenizer's normalisation)."""
+        ...
+
+    def analogy(self, positive: Sequence[str], negative: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """a + b - c style: most similar to sum(positive) - sum(negative), inputs excluded."""
+        ...
+
+
+ProgressFactory = Callable[[], Progress]

@@ -1,0 +1,66 @@
+"""The exception tree of the embedders package.
+
+Every error an embedder raises on bad input or an unusable corpus derives from
+:class:`EmbedderError` and carries a stable ``code`` and, where one applies, the
+offending ``field`` of the spec, so the service can turn it into a 4xx without
+knowing each family.
+"""
+
+from __future__ import annotations
+
+
+class EmbedderError(Exception):
+    """Base of all embedder errors."""
+
+    code: str = "embedder_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class UnknownEmbedderType(EmbedderError):
+    """The spec names a ``type`` that no registered family answers to."""
+
+    code = "unknown_embedder_type"
+
+
+class CorpusTooSmall(EmbedderError):
+    """The training corpus cannot support the spec (too few documents or tokens)."""
+
+    code = "corpus_too_small"
+
+
+class EmptyVocabulary(EmbedderError):
+    """Training left no word in the vocabulary (e.g. ``min_count`` above every count)."""
+
+    code = "empty_vocabulary"
+
+
+class OutOfVocabulary(EmbedderError):
+    """A word asked for is not in the model's vocabulary."""
+
+    code = "out_of_vocabulary"
+
+    def __init__(self, word: str, *, field: str | None = None) -> None:
+        super().__init__(f"word {word!r} is not in the vocabulary", field=field)
+        self.word = word
+
+
+class EmptyText(EmbedderError):
+    """A text has no token the model can embed (empty, or every word unknown)."""
+
+    code = "empty_text"
+
+
+class NotFitted(EmbedderError):
+    """A trainable embedder was asked to embed before :meth:`fit` or :meth:`load`."""
+
+    code = "not_fitted"
+
+
+class ModelFileError(EmbedderError):
+    """A saved model directory is missing, incomplete or of another family."""
+
+    code = "model_file_error"

@@ -1,0 +1,65 @@
+"""The vector-index contract: ids + vectors in, nearest neighbours out.
+
+Ids are the SQL primary keys of documents (int64, >= 0), never row positions,
+so an index can be rebuilt, compacted or replaced without touching SQL. A
+``search`` pads missing results with id -1 (and score -inf for similarity
+metrics, +inf for l2) the way FAISS does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+Metric = Literal["cosine", "ip", "l2"]
+IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
+
+
+class IndexSpec(BaseModel):
+    """How to index a space. ``auto`` picks by collection size (see ``indexers.faiss_index.choose_kind``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: IndexKind = "auto"
+    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree M.")
+    hnsw_ef_construction: int = Field(64, ge=8, le=2048, description="HNSW efConstruction.")
+    hnsw_ef_search: int = Field(128, ge=8, le=4096, description="HNSW efSearch (raised to k when k is larger).")
+    ivf_nlist: int | None = Field(None, ge=1, description="IVF list count; default 4*sqrt(N).")
+    ivf_nprobe: int = Field(16, ge=1, description="IVF lists probed per query.")
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """What the service needs from any index engine (FAISS now, others later)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def metric(self) -> Metric: ...
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace (an id already present is replaced, never duplicated)."""
+        ...
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove the given ids; returns how many were present."""
+        ...
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (nq, k), best first. With ``allowed_ids`` only those ids are
+        returned, and if at least k of them are in the index exactly k come back."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, doc_id: int) -> bool: ...
+
+    def save(self, directory: Path) -> None:
+        """Write atomically: to a temporary sibling, then renamed into place."""
+        ...
