@@ -1,0 +1,133 @@
+"""Every error becomes JSON ``{"error": {"code", "message", "field"}}`` with a 4xx status.
+
+The three exception trees (service, embedders, indexers) are mapped here and
+nowhere else; anything unexpected is logged and returned as a 500 with a
+stable code, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from embedders.errors import (
+    CorpusTooSmall,
+    EmbedderError,
+    EmptyText,
+    EmptyVocabulary,
+    OutOfVocabulary,
+    UnknownEmbedderType,
+)
+from indexers.errors import IndexerError
+
+from ..errors import PayloadTooLarge, VecdexError
+
+log = logging.getLogger(__name__)
+
+EMBEDDER_STATUS: dict[type[EmbedderError], int] = {
+    OutOfVocabulary: 404,
+    EmptyText: 422,
+    CorpusTooSmall: 422,
+    EmptyVocabulary: 422,
+    UnknownEmbedderType: 422,
+}
+
+
+def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def _field(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or None
+
+
+def _embedder_status(exc: EmbedderError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in EMBEDDER_STATUS:
+            return EMBEDDER_STATUS[cls]  # type: ignore[index]
+    return 422
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VecdexError)
+    async def _vecdex(_: Request, exc: VecdexError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+    @app.exception_handler(EmbedderError)
+    async def _embedder(_: Request, exc: EmbedderError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=_embedder_status(exc))
+
+    @app.exception_handler(IndexerError)
+    async def _indexer(_: Request, exc: IndexerError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"msg": "invalid request", "loc": (), "type": ""}
+        if first.get("type") == "json_invalid":
+            ctx = first.get("ctx") or {}
+            return JSONResponse(
+                error_body("malformed_json", f"request body is not valid JSON: {ctx.get('error', first['msg'])}", None),
+                status_code=400,
+            )
+        field = _field(tuple(first.get("loc", ())))
+        message = f"{field}: {first['msg']}" if field else str(first["msg"])
+        body = error_body("invalid_request", message, field)
+        body["error"]["details"] = [
+            {"field": _field(tuple(e.get("loc", ()))), "message": e["msg"], "type": e.get("type")} for e in errors[:20]
+        ]
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail), None), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("internal_error", "internal error; see the server log", None), status_code=500)
+
+
+class BodySizeLimit:
+    """Reject bodies over the limit: by Content-Length up front, or by counting a chunked stream."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        too_large = error_body(
+            "body_too_large", f"request body exceeds the limit of {self.max_bytes} bytes (VECDEX_MAX_BODY_BYTES)", None
+        )
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await JSONResponse(too_large, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise PayloadTooLarge(too_large["error"]["message"])
+            return message
+
+        await self.app(scope, counting_receive, send)

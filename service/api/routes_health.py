@@ -1,0 +1,31 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ..errors import SchemaOutOfDate
+from ..migrate import check_schema
+from .deps import Db
+from .errors import error_body
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(db: Db) -> JSONResponse:
+    """The database answers and its schema is the one this code expects."""
+    try:
+        check_schema(db.engine, db.url)
+    except SchemaOutOfDate as exc:
+        return JSONResponse(error_body(exc.code, exc.message, None), status_code=503)
+    except Exception as exc:  # database unreachable
+        return JSONResponse(error_body("database_unavailable", f"database unavailable: {exc}", None), status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -1,0 +1,42 @@
+"""Search, "more like this", word neighbours and analogies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ..schemas import AnalogyRequest, AnalogyResponse, SearchRequest, SearchResponse, SimilarRequest, WordNeighbors
+from .deps import SearcherDep
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/collections/{name}/search", response_model=SearchResponse)
+def search(name: str, body: SearchRequest, searcher: SearcherDep) -> SearchResponse:
+    """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index."""
+    space, hits = searcher.search(name, body.query, body.k, body.filter, body.space, body.snippet_chars)
+    return SearchResponse(space=space, hits=hits)
+
+
+@router.post("/collections/{name}/documents/{external_id}/similar", response_model=SearchResponse)
+def similar(name: str, external_id: str, body: SimilarRequest, searcher: SearcherDep) -> SearchResponse:
+    """More like this: neighbours of a stored document, itself excluded."""
+    space, hits = searcher.similar(name, external_id, body.k, body.filter, body.space, body.snippet_chars)
+    return SearchResponse(space=space, hits=hits)
+
+
+@router.get("/collections/{name}/spaces/{space}/words/{word}/neighbors", response_model=WordNeighbors)
+def word_neighbors(
+    name: str, space: str, word: str, searcher: SearcherDep, k: Annotated[int, Query()] = 10
+) -> WordNeighbors:
+    """Nearest words in a word2vec space; 404 ``out_of_vocabulary`` for an unknown word."""
+    space_name, neighbors = searcher.word_neighbors(name, space, word, k)
+    return WordNeighbors(space=space_name, word=word, neighbors=neighbors)
+
+
+@router.post("/collections/{name}/spaces/{space}/words/analogy", response_model=AnalogyResponse)
+def analogy(name: str, space: str, body: AnalogyRequest, searcher: SearcherDep) -> AnalogyResponse:
+    """Words nearest to sum(positive) - sum(negative), e.g. king + woman - man."""
+    space_name, results = searcher.analogy(name, space, body.positive, body.negative, body.k)
+    return AnalogyResponse(space=space_name, results=results)

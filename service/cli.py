@@ -1,0 +1,474 @@
+"""The ``vecdex`` command line (typer).
+
+Commands import what they need inside their bodies so ``vecdex --help``
+answers without loading gensim or FAISS. Every known error ends as one line
+``error [code] field: message`` on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+app = typer.Typer(help="vecdex: embedding and vector search over one SQL source of truth.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+collection_app = typer.Typer(help="Create, list and delete collections.", no_args_is_help=True)
+space_app = typer.Typer(help="Create, list and delete spaces (embedder + index).", no_args_is_help=True)
+jobs_app = typer.Typer(help="List, show and cancel jobs.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(collection_app, name="collection")
+app.add_typer(space_app, name="space")
+app.add_typer(jobs_app, name="jobs")
+
+
+def fail(code: str, message: str, field: str | None = None) -> None:
+    typer.secho(f"error [{code}] {field + ': ' if field else ''}{message}", err=True, fg="red")
+    raise typer.Exit(2)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the three exception trees and pydantic validation errors into a one-line CLI error."""
+    from pydantic import ValidationError
+
+    from embedders.errors import EmbedderError
+    from indexers.errors import IndexerError
+
+    from .errors import VecdexError
+
+    try:
+        yield
+    except (VecdexError, EmbedderError, IndexerError) as exc:
+        fail(exc.code, exc.message, exc.field)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        fail("invalid_input", first["msg"], field)
+
+
+def _state():  # type: ignore[no-untyped-def]
+    from .db import Database
+    from .migrate import check_schema
+    from .settings import get_settings
+
+    settings = get_settings()
+    db = Database(settings.resolved_database_url)
+    with cli_errors():
+        check_schema(db.engine, db.url)
+    return settings, db
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+# ----------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the latest schema (run before the first `serve` and after upgrades)."""
+    from .migrate import upgrade
+    from .settings import get_settings
+
+    url = get_settings().resolved_database_url
+    upgrade(url, revision)
+    typer.echo(f"database at {revision}: {_redact(url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and of the code."""
+    from .db import Database
+    from .migrate import current_revision, head_revision
+    from .settings import get_settings
+
+    url = get_settings().resolved_database_url
+    typer.echo(f"database: {current_revision(Database(url).engine) or 'empty'}  code: {head_revision(url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ----------------------------------------------------------------------------- serve / worker
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    worker: Annotated[bool, typer.Option(help="Run a job worker thread in this process.")] = True,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .api import create_app
+
+    settings, _ = _state()
+    uvicorn.run(create_app(settings, run_worker=worker), host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+def worker_cmd() -> None:
+    """Run queued jobs until interrupted (the docker-compose worker)."""
+    from .jobs import Worker
+
+    settings, db = _state()
+    w = Worker(db, settings.spaces_dir, settings.worker_poll_seconds, settings.job_heartbeat_timeout)
+    typer.echo("worker polling for jobs; Ctrl-C to stop")
+    w.start()
+    try:
+        while w.is_alive():
+            w.join(1.0)
+    except KeyboardInterrupt:
+        w.stop()
+
+
+# ----------------------------------------------------------------------------- collections
+
+
+@collection_app.command("create")
+def collection_create(
+    name: str,
+    kind: Annotated[str, typer.Option(help="documents or items")] = "documents",
+    description: Optional[str] = None,
+) -> None:
+    """Create an empty collection."""
+    from .repository import create_collection
+    from .schemas import CollectionCreate
+
+    _, db = _state()
+    with cli_errors():
+        body = CollectionCreate(name=name, kind=kind, description=description)  # type: ignore[arg-type]
+        with db.session() as session:
+            create_collection(session, body.name, body.kind, body.description)
+    typer.echo(f"created collection {name}")
+
+
+@collection_app.command("list")
+def collection_list() -> None:
+    """List collections with their document counts and default spaces."""
+    from .repository import list_collections
+    from .views import collection_view
+
+    _, db = _state()
+    with db.session() as session:
+        for c in list_collections(session):
+            v = collection_view(session, c)
+            typer.echo(f"{v.name}\t{v.kind}\t{v.document_count} documents\tdefault space: {v.default_space or '-'}")
+
+
+@collection_app.command("delete")
+def collection_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Delete a collection with its documents, spaces and files."""
+    from .repository import delete_collection_rows, get_collection
+    from .spaces import SpaceRuntimes
+
+    settings, db = _state()
+    if not yes:
+        typer.confirm(f"delete collection {name} and everything in it?", abort=True)
+    with cli_errors():
+        with db.session() as session:
+            space_ids = delete_collection_rows(session, get_collection(session, name))
+    runtimes = SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every)
+    for space_id in space_ids:
+        runtimes.forget(space_id, delete_files=True)
+    typer.echo(f"deleted collection {name}")
+
+
+# ----------------------------------------------------------------------------- ingest
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Target collection.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, jsonl, csv or text")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    create: Annotated[bool, typer.Option(help="Create the collection if it does not exist.")] = False,
+) -> None:
+    """Upsert documents from a JSONL, CSV or plain-text file (one document per line), by external id.
+
+    Streams the file in batches; a bad line is reported with its line number and
+    the rest goes in. Exit status 1 when any line was rejected.
+    """
+    from tqdm import tqdm
+
+    from .errors import NotFound
+    from .ingest_files import count_lines, read_documents
+    from .repository import create_collection, get_collection
+
+    _, db = _state()
+    if fmt not in ("auto", "jsonl", "csv", "text"):
+        fail("invalid_input", f"unknown format {fmt!r}; use auto, jsonl, csv or text", "--format")
+    with cli_errors():
+        with db.session() as session:
+            try:
+                get_collection(session, collection)
+            except NotFound:
+                if not create:
+                    raise
+                create_collection(session, collection)
+    stats = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    batch: list[tuple[int, Any]] = []
+    with tqdm(total=count_lines(file), unit=" lines", desc=f"ingest {file.name}", dynamic_ncols=True) as bar:
+        for record in read_documents(file, fmt):  # type: ignore[arg-type]
+            if record.error is not None:
+                stats["rejected"] += 1
+                tqdm.write(f"{file}:{record.line}: {record.error}", file=sys.stderr)
+            else:
+                batch.append((record.line, record.document))
+            if len(batch) >= batch_size:
+                _flush(db, collection, batch, stats, file)
+                batch = []
+            bar.n = record.line
+            bar.refresh() if record.line % 1000 == 0 else None
+        _flush(db, collection, batch, stats, file)
+        bar.n = bar.total
+    typer.echo(
+        f"{collection}: {stats['created']} created, {stats['updated']} updated, "
+        f"{stats['unchanged']} unchanged, {stats['rejected']} rejected"
+    )
+    if stats["rejected"]:
+        raise typer.Exit(1)
+
+
+def _flush(db, collection: str, batch: list[tuple[int, Any]], stats: dict[str, int], file: Path) -> None:  # type: ignore[no-untyped-def]
+    """Write one batch; if the batch is refused (e.g. a metadata type clash), retry line by line to name the culprit."""
+    from tqdm import tqdm
+
+    from .errors import InvalidInput
+    from .repository import upsert_documents
+
+    if not batch:
+        return
+    try:
+        with db.session() as session:
+            r = upsert_documents(session, collection, [d for _, d in batch])
+        stats["created"] += r.created
+        stats["updated"] += r.updated
+        stats["unchanged"] += r.unchanged
+        return
+    except InvalidInput:
+        pass
+    for line, doc in batch:
+        try:
+            with db.session() as session:
+                r = upsert_documents(session, collection, [doc], field_prefix="document")
+            stats["created"] += r.created
+            stats["updated"] += r.updated
+            stats["unchanged"] += r.unchanged
+        except InvalidInput as exc:
+            stats["rejected"] += 1
+            tqdm.write(f"{file}:{line}: {exc.message}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- spaces
+
+
+def _coerce(value: str) -> Any:
+    """CLI parameter values: JSON when it parses (numbers, booleans, lists), else the plain string."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+@space_app.command("create")
+def space_create(
+    collection: str,
+    name: str,
+    embedder: Annotated[str, typer.Option("--embedder", "-e", help="Family: word2vec, doc2vec, ...")],
+    param: Annotated[
+        Optional[list[str]], typer.Option("--param", "-p", help="Embedder parameter key=value (repeatable).")
+    ] = None,
+    index_kind: Annotated[str, typer.Option(help="auto, flat, hnsw or ivf")] = "auto",
+    default: Annotated[bool, typer.Option("--default", help="Make it the collection's default space.")] = False,
+    wait: Annotated[bool, typer.Option(help="Train and index here with a progress bar (else leave it to a worker).")] = True,
+) -> None:
+    """Create a space and build it (train the embedder, embed every document, build the index)."""
+    from .space_schemas import SpaceCreate
+
+    settings, db = _state()
+    spec: dict[str, Any] = {"type": embedder}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail("invalid_input", f"expected key=value, got {item!r}", "--param")
+        spec[key.strip()] = _coerce(value)
+    with cli_errors():
+        body = SpaceCreate.model_validate(
+            {"name": name, "embedder": spec, "index": {"kind": index_kind}, "make_default": default}
+        )
+        from .space_admin import create_space
+
+        space_id, job_id = create_space(db, collection, body)
+    typer.echo(f"space {name} (id {space_id}) queued as job {job_id}")
+    if wait:
+        _run_in_foreground(db, settings.spaces_dir, job_id, label=name)
+
+
+def _run_in_foreground(db, spaces_root: Path, job_id: int, label: str) -> None:  # type: ignore[no-untyped-def]
+    from .jobs import claim, run_job, worker_name
+    from .progress import TqdmProgress
+
+    if not claim(db, job_id, worker_name() + ":cli"):
+        typer.echo(f"job {job_id} was taken by a worker; follow it with `vecdex jobs show {job_id}`")
+        return
+    bar = TqdmProgress(label)
+    job = run_job(db, spaces_root, job_id, echo=bar)
+    bar.close()
+    if job.status != "succeeded":
+        err = job.error or {}
+        fail(err.get("code", job.status), err.get("message", f"job {job.status}"), err.get("field"))
+    typer.echo(f"space {label} ready")
+
+
+@space_app.command("list")
+def space_list(collection: str) -> None:
+    """List a collection's spaces and their status."""
+    from .repository import get_collection, list_spaces
+    from .views import space_view
+
+    _, db = _state()
+    with cli_errors(), db.session() as session:
+        c = get_collection(session, collection)
+        for s in list_spaces(session, c):
+            v = space_view(c, s)
+            mark = "*" if v.is_default else " "
+            typer.echo(f"{mark} {v.name}\t{v.embedder['type']}\t{v.status}\tdim={v.dim}\tindex={v.index_kind}")
+
+
+@space_app.command("delete")
+def space_delete(collection: str, name: str) -> None:
+    """Delete a space, its stored vectors and its files."""
+    from .space_admin import delete_space
+    from .spaces import SpaceRuntimes
+
+    settings, db = _state()
+    with cli_errors(), db.session() as session:
+        space_id = delete_space(session, collection, name)
+    SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every).forget(space_id, delete_files=True)
+    typer.echo(f"deleted space {name}")
+
+
+# ----------------------------------------------------------------------------- search
+
+
+@app.command()
+def search(
+    collection: str,
+    query: str,
+    k: Annotated[int, typer.Option("--k", "-k")] = 10,
+    space: Annotated[Optional[str], typer.Option(help="Space name (default: the collection's default).")] = None,
+    filter_: Annotated[
+        Optional[list[str]], typer.Option("--filter", "-f", help="Metadata equality key=value (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
+) -> None:
+    """Search a collection's space for the documents nearest to QUERY."""
+    from .search import Searcher
+    from .spaces import SpaceRuntimes
+
+    settings, db = _state()
+    where: dict[str, Any] = {}
+    for item in filter_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail("invalid_input", f"expected key=value, got {item!r}", "--filter")
+        where[key.strip()] = _coerce(value)
+    searcher = Searcher(db, SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every), settings.max_k)
+    with cli_errors():
+        space_name, hits = searcher.search(collection, query, k, where, space, 160)
+    if as_json:
+        _print_json({"space": space_name, "hits": [h.model_dump() for h in hits]})
+        return
+    typer.echo(f"space {space_name}:")
+    for rank, h in enumerate(hits, 1):
+        snippet = " ".join(h.text.split())[:100]
+        typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id}  {snippet}")
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+@jobs_app.command("list")
+def jobs_list(status: Optional[str] = None, limit: int = 20) -> None:
+    """The most recent jobs."""
+    from sqlalchemy import select
+
+    from .models import Job
+    from .views import job_view
+
+    _, db = _state()
+    with db.session() as session:
+        stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(Job.status == status)
+        for job in session.scalars(stmt):
+            v = job_view(session, job)
+            total = f"/{v.total}" if v.total is not None else ""
+            typer.echo(f"{v.id}\t{v.kind}\t{v.status}\t{v.collection}/{v.space}\t{v.phase or '-'} {v.done}{total}")
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: int) -> None:
+    """One job in full (JSON)."""
+    from .jobs import get_job
+    from .views import job_view
+
+    _, db = _state()
+    with cli_errors(), db.session() as session:
+        _print_json(job_view(session, get_job(session, job_id)).model_dump())
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int) -> None:
+    """Cancel a queued job, or ask a running one to stop."""
+    from .jobs import cancel_job
+
+    _, db = _state()
+    with cli_errors(), db.session() as session:
+        job = cancel_job(session, job_id)
+        typer.echo(f"job {job_id}: {'cancelled' if job.status == 'cancelled' else 'cancel requested'}")
+
+
+# ----------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API when the demo is built.")] = True,
+) -> None:
+    """Build the demo collection (Lee news corpus shipped with gensim) with word2vec and doc2vec spaces, then serve."""
+    from .demo import build_demo
+
+    with cli_errors():
+        build_demo(on_job=_run_in_foreground)
+    typer.echo(
+        "\nTry:\n"
+        f"  curl -s http://{host}:{port}/collections/news/search -H 'content-type: application/json' "
+        "-d '{\"query\": \"bushfires threaten homes in New South Wales\", \"k\": 5}'\n"
+        f"  curl -s 'http://{host}:{port}/collections/news/spaces/w2v/words/fire/neighbors?k=5'\n"
+        f"OpenAPI docs: http://{host}:{port}/docs\n"
+    )
+    if serve_api:
+        serve(host=host, port=port, worker=True)
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console entry point
+    app(argv)
+
+
+Command = Callable[..., None]

@@ -1,0 +1,244 @@
+"""Jobs: batch work queued in the ``jobs`` table and run by workers.
+
+The table is the queue: a worker claims a job with a conditional UPDATE, so
+several workers (threads or processes, SQLite or PostgreSQL) never run the
+same job. A running job's heartbeat is refreshed by a monitor thread; a job
+whose heartbeat goes stale (its worker died) is put back in the queue.
+Cancellation is cooperative: the monitor notices ``cancel_requested`` and the
+job's progress sink raises at the next unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from embedders.base import NullProgress, Progress
+from embedders.errors import EmbedderError
+from indexers.errors import IndexerError
+
+from .build import build_space
+from .db import Database
+from .errors import Conflict, JobCancelled, NotFound, VecdexError
+from .models import Job, Space, utcnow
+from .progress import FanOut
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled")
+HEARTBEAT_SECONDS = 5.0
+FLUSH_SECONDS = 0.5
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """The {code, message, field} shape every error takes in a job row and over HTTP."""
+    if isinstance(exc, (VecdexError, EmbedderError, IndexerError)):
+        return {"code": exc.code, "message": exc.message, "field": exc.field}
+    return {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}", "field": None}
+
+
+def enqueue(session, kind: str, *, collection_id: int | None, space_id: int | None, params: dict | None = None) -> Job:  # type: ignore[no-untyped-def]
+    job = Job(kind=kind, status="queued", collection_id=collection_id, space_id=space_id, params=params or {}, done=0)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session, job_id: int) -> Job:  # type: ignore[no-untyped-def]
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found", field="job_id", code="job_not_found")
+    return job
+
+
+def cancel_job(session, job_id: int) -> Job:  # type: ignore[no-untyped-def]
+    """A queued job is cancelled at once; a running one is asked to stop; a finished one is a 409."""
+    job = get_job(session, job_id)
+    if job.status in FINISHED:
+        raise Conflict(f"job {job_id} already {job.status}", field="job_id", code="job_finished")
+    if job.status == "queued":
+        job.status, job.finished_at = "cancelled", utcnow()
+        job.error = {"code": "cancelled", "message": "cancelled before it started", "field": None}
+        _mark_space(session, job, "cancelled", job.error)
+    else:
+        job.cancel_requested = True
+    return job
+
+
+def _mark_space(session, job: Job, status: str, error: dict[str, Any] | None) -> None:  # type: ignore[no-untyped-def]
+    if job.kind == "build_space" and job.space_id is not None:
+        space = session.get(Space, job.space_id)
+        if space is not None:
+            space.status, space.error = status, error
+
+
+def requeue_stale(db: Database, timeout: float) -> int:
+    """Put back jobs whose worker stopped heart-beating (crashed or killed)."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=timeout)
+    with db.session() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.status == "running", Job.heartbeat_at < cutoff)
+            .values(status="queued", worker=None, phase=None, done=0)
+        )
+        return result.rowcount or 0
+
+
+def claim(db: Database, job_id: int, worker: str) -> bool:
+    """Atomically take one queued job (a conditional UPDATE: two claimants, one winner)."""
+    with db.session() as session:
+        now = utcnow()
+        return bool(
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(status="running", worker=worker, started_at=now, heartbeat_at=now)
+            ).rowcount
+        )
+
+
+def claim_next(db: Database, worker: str) -> int | None:
+    """Take the oldest queued job; None when the queue is empty."""
+    with db.session() as session:
+        candidates = list(session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(5)))
+    for job_id in candidates:
+        if claim(db, job_id, worker):
+            return job_id
+    return None
+
+
+class JobProgress:
+    """Writes phase/done/total to the job row (throttled) and raises JobCancelled when asked to stop."""
+
+    def __init__(self, db: Database, job_id: int, cancelled: threading.Event) -> None:
+        self._db = db
+        self._job_id = job_id
+        self._cancelled = cancelled
+        self._done = 0
+        self._last_flush = 0.0
+
+    def start(self, phase: str, total: int) -> None:
+        self._check()
+        self._done = 0
+        self._write(phase=phase, total=total, done=0)
+
+    def advance(self, n: int = 1) -> None:
+        self._check()
+        self._done += n
+        now = datetime.now().timestamp()
+        if now - self._last_flush >= FLUSH_SECONDS:
+            self._write(done=self._done)
+
+    def flush(self) -> None:
+        self._write(done=self._done)
+
+    def _check(self) -> None:
+        if self._cancelled.is_set():
+            raise JobCancelled(f"job {self._job_id} was cancelled")
+
+    def _write(self, **values: Any) -> None:
+        self._last_flush = datetime.now().timestamp()
+        with self._db.session() as session:
+            session.execute(update(Job).where(Job.id == self._job_id).values(heartbeat_at=utcnow(), **values))
+
+
+class _Monitor(threading.Thread):
+    """Heartbeat + cancel watcher for one running job."""
+
+    def __init__(self, db: Database, job_id: int, cancelled: threading.Event) -> None:
+        super().__init__(name=f"job-{job_id}-monitor", daemon=True)
+        self._db, self._job_id, self._cancelled = db, job_id, cancelled
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with self._db.session() as session:
+                    session.execute(update(Job).where(Job.id == self._job_id).values(heartbeat_at=utcnow()))
+                    if session.scalar(select(Job.cancel_requested).where(Job.id == self._job_id)):
+                        self._cancelled.set()
+            except Exception:  # a missed heartbeat is not fatal; the next one retries
+                log.exception("heartbeat of job %s failed", self._job_id)
+
+
+Runner = Callable[[Database, Path, Job, Progress], None]
+
+
+def _run_build_space(db: Database, spaces_root: Path, job: Job, progress: Progress) -> None:
+    if job.space_id is None:
+        raise NotFound("the space of this job was deleted", field="space_id", code="space_not_found")
+    build_space(db, spaces_root, job.space_id, progress, make_default=bool(job.params.get("make_default")))
+
+
+RUNNERS: dict[str, Runner] = {"build_space": _run_build_space}
+
+
+def run_job(db: Database, spaces_root: Path, job_id: int, echo: Progress | None = None) -> Job:
+    """Run a claimed job to completion and record how it ended; never raises for the job's own errors."""
+    cancelled = threading.Event()
+    with db.session() as session:
+        job = get_job(session, job_id)
+        if job.cancel_requested:
+            cancelled.set()
+    progress = JobProgress(db, job_id, cancelled)
+    monitor = _Monitor(db, job_id, cancelled)
+    monitor.start()
+    status, error = "succeeded", None
+    try:
+        RUNNERS[job.kind](db, spaces_root, job, FanOut(progress, echo or NullProgress()))
+        progress.flush()
+    except JobCancelled as exc:
+        status, error = "cancelled", error_payload(exc)
+    except Exception as exc:
+        log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, (VecdexError, EmbedderError, IndexerError)))
+        status, error = "failed", error_payload(exc)
+    finally:
+        monitor.stop.set()
+        monitor.join()
+    with db.session() as session:
+        job = get_job(session, job_id)
+        job.status, job.error, job.finished_at = status, error, utcnow()
+        if status != "succeeded":
+            _mark_space(session, job, "failed" if status == "failed" else "cancelled", error)
+    return job
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Worker(threading.Thread):
+    """Polls the queue and runs jobs one at a time until stopped."""
+
+    def __init__(self, db: Database, spaces_root: Path, poll_seconds: float, stale_after: float) -> None:
+        super().__init__(name="vecdex-worker", daemon=True)
+        self._db, self._spaces_root = db, spaces_root
+        self._poll, self._stale_after = poll_seconds, stale_after
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        name = worker_name()
+        while not self.stopping.is_set():
+            try:
+                requeue_stale(self._db, self._stale_after)
+                job_id = claim_next(self._db, name)
+            except Exception:
+                log.exception("worker could not poll the job queue")
+                job_id = None
+            if job_id is None:
+                self.stopping.wait(self._poll)
+                continue
+            run_job(self._db, self._spaces_root, job_id)
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        self.stopping.set()
+        self.join(timeout)

@@ -1,0 +1,149 @@
+"""SQLAlchemy 2 models: the source of truth (design.md, "Data model").
+
+Document ids are int64 primary keys and double as the FAISS ids. The change
+table is the append-only outbox that index snapshots are measured against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an "INTEGER PRIMARY KEY"; PostgreSQL gets a real BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Collection(Base):
+    """A named corpus; ``metadata_schema`` maps each metadata field to its JSON type
+    (string, number, boolean, object, array), fixed by the first document that uses it,
+    so a filter can be type-checked before it reaches SQL."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="documents")
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metadata_schema: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    default_space_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Space(Base):
+    """One embedder + one index over a collection. Its model and index live on disk under
+    ``<data_dir>/spaces/<id>``; ``built_change_id`` is the last change the build saw."""
+
+    __tablename__ = "spaces"
+    __table_args__ = (UniqueConstraint("collection_id", "name", name="uq_spaces_collection_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    embedder_type: Mapped[str] = mapped_column(String(32))
+    embedder_spec: Mapped[dict[str, Any]] = mapped_column(Json)
+    index_spec: Mapped[dict[str, Any]] = mapped_column(Json)
+    store_vectors: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    dim: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    metric: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    index_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    built_change_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Document(Base):
+    """A document; ``content_hash`` (sha256 of the text) lets unchanged text skip re-embedding."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("collection_id", "external_id", name="uq_documents_collection_external"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Change(Base):
+    """Append-only outbox of upserts and deletes; its id orders everything an index replays."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_collection_id_id", "collection_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(BigInteger)
+    op: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoredVector(Base):
+    """A document's float32 vector in a space, so an index can be rebuilt without re-embedding."""
+
+    __tablename__ = "vectors"
+    __table_args__ = (Index("ix_vectors_space_hash", "space_id", "content_hash"),)
+
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Job(Base):
+    """Batch work; the table is the queue (claimed by an UPDATE ... WHERE status='queued')."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    collection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    space_id: Mapped[int | None] = mapped_column(ForeignKey("spaces.id", ondelete="SET NULL"), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    phase: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

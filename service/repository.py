@@ -1,0 +1,297 @@
+"""SQL reads and writes for collections, documents and the change log.
+
+Every write that changes a document appends a change row in the same
+transaction; that pairing is what lets an index catch up after a crash.
+Writes to one collection are serialised by locking its row, so change ids
+commit in order within a collection and a reader that has seen change N has
+seen every change before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .errors import AlreadyExists, InvalidInput, NotFound
+from .models import Change, Collection, Document, Space
+from .schemas import DocumentIn
+
+# ----------------------------------------------------------------------------- collections
+
+
+def create_collection(session: Session, name: str, kind: str = "documents", description: str | None = None) -> Collection:
+    if session.scalar(select(Collection.id).where(Collection.name == name)) is not None:
+        raise AlreadyExists(f"collection {name!r} already exists", field="name")
+    collection = Collection(name=name, kind=kind, description=description, metadata_schema={})
+    session.add(collection)
+    session.flush()
+    return collection
+
+
+def get_collection(session: Session, name: str, *, lock: bool = False) -> Collection:
+    stmt = select(Collection).where(Collection.name == name)
+    if lock:
+        stmt = stmt.with_for_update()
+    collection = session.scalar(stmt)
+    if collection is None:
+        raise NotFound(f"collection {name!r} not found", field="collection", code="collection_not_found")
+    return collection
+
+
+def list_collections(session: Session) -> list[Collection]:
+    return list(session.scalars(select(Collection).order_by(Collection.name)))
+
+
+def count_documents(session: Session, collection_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Document).where(Document.collection_id == collection_id)) or 0
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+def content_hash(text: str) -> str:
+    """Identity of a text for vector reuse: unchanged text is never embedded twice."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def json_type(value: Any) -> str | None:
+    """The schema type of a metadata value; None for null (which fixes no type)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: int
+    updated: int
+    unchanged: int
+    ids: list[int]
+
+
+def _merge_schema(schema: dict[str, str], docs: Sequence[DocumentIn], field_prefix: str) -> dict[str, str]:
+    """Extend the collection's metadata schema, rejecting a field whose type contradicts it."""
+    merged = dict(schema)
+    for i, doc in enumerate(docs):
+        for key, value in doc.metadata.items():
+            kind = json_type(value)
+            if kind is None:
+                continue
+            known = merged.get(key)
+            if known is None:
+                merged[key] = kind
+            elif known != kind:
+                raise InvalidInput(
+                    f"metadata field {key!r} is a {kind} here but a {known} in this collection",
+                    field=f"{field_prefix}[{i}].metadata.{key}",
+                    code="metadata_type_mismatch",
+                )
+    return merged
+
+
+def upsert_documents(
+    session: Session, collection_name: str, docs: Sequence[DocumentIn], field_prefix: str = "documents"
+) -> UpsertResult:
+    """Insert or replace by external id, appending one change per modified document.
+
+    The whole batch is validated before anything is written, so a bad document
+    leaves the collection untouched.
+    """
+    seen: dict[str, int] = {}
+    for i, doc in enumerate(docs):
+        if doc.external_id in seen:
+            raise InvalidInput(
+                f"external_id {doc.external_id!r} appears twice in one batch (also at index {seen[doc.external_id]})",
+                field=f"{field_prefix}[{i}].external_id",
+                code="duplicate_external_id",
+            )
+        seen[doc.external_id] = i
+    collection = get_collection(session, collection_name, lock=True)
+    schema = _merge_schema(collection.metadata_schema or {}, docs, field_prefix)
+    if schema != collection.metadata_schema:
+        collection.metadata_schema = schema
+
+    existing = {
+        d.external_id: d
+        for d in session.scalars(
+            select(Document).where(
+                Document.collection_id == collection.id, Document.external_id.in_([d.external_id for d in docs])
+            )
+        )
+    }
+    created = updated = unchanged = 0
+    touched: list[Document] = []
+    ids: list[Document] = []
+    for doc in docs:
+        digest = content_hash(doc.text)
+        row = existing.get(doc.external_id)
+        if row is None:
+            row = Document(
+                collection_id=collection.id,
+                external_id=doc.external_id,
+                text=doc.text,
+                meta=doc.metadata,
+                content_hash=digest,
+            )
+            session.add(row)
+            created += 1
+            touched.append(row)
+        elif row.content_hash != digest or row.meta != doc.metadata:
+            row.text, row.meta, row.content_hash = doc.text, doc.metadata, digest
+            updated += 1
+            touched.append(row)
+        else:
+            unchanged += 1
+        ids.append(row)
+    session.flush()
+    session.add_all(Change(collection_id=collection.id, document_id=row.id, op="upsert") for row in touched)
+    session.flush()
+    return UpsertResult(created, updated, unchanged, [row.id for row in ids])
+
+
+def get_document(session: Session, collection: Collection, external_id: str) -> Document:
+    doc = session.scalar(
+        select(Document).where(Document.collection_id == collection.id, Document.external_id == external_id)
+    )
+    if doc is None:
+        raise NotFound(
+            f"document {external_id!r} not found in collection {collection.name!r}",
+            field="external_id",
+            code="document_not_found",
+        )
+    return doc
+
+
+def list_documents(session: Session, collection: Collection, after_id: int | None, limit: int) -> list[Document]:
+    """Keyset pagination by id: stable under concurrent inserts, O(limit) at any depth."""
+    stmt = select(Document).where(Document.collection_id == collection.id)
+    if after_id is not None:
+        stmt = stmt.where(Document.id > after_id)
+    return list(session.scalars(stmt.order_by(Document.id).limit(limit)))
+
+
+def delete_document(session: Session, collection_name: str, external_id: str) -> int:
+    collection = get_collection(session, collection_name, lock=True)
+    doc = get_document(session, collection, external_id)
+    doc_id = doc.id
+    session.delete(doc)
+    session.add(Change(collection_id=collection.id, document_id=doc_id, op="delete"))
+    session.flush()
+    return doc_id
+
+
+def documents_by_ids(session: Session, ids: Sequence[int]) -> dict[int, Document]:
+    if not ids:
+        return {}
+    return {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(list(ids))))}
+
+
+# ----------------------------------------------------------------------------- change log
+
+
+def max_change_id(session: Session, collection_id: int) -> int:
+    return session.scalar(select(func.max(Change.id)).where(Change.collection_id == collection_id)) or 0
+
+
+def changes_after(session: Session, collection_id: int, after_id: int, limit: int) -> list[Change]:
+    return list(
+        session.scalars(
+            select(Change)
+            .where(Change.collection_id == collection_id, Change.id > after_id)
+            .order_by(Change.id)
+            .limit(limit)
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- metadata filters
+
+FilterValue = str | int | float | bool
+
+
+def filtered_ids(session: Session, collection: Collection, where: dict[str, Any]) -> np.ndarray:
+    """Ids of documents whose metadata equals every given value, checked against the collection schema.
+
+    The ids become a FAISS IDSelector, so the filter is applied inside the
+    index search rather than by over-fetching and discarding.
+    """
+    schema = collection.metadata_schema or {}
+    stmt = select(Document.id).where(Document.collection_id == collection.id)
+    for key, value in where.items():
+        field = f"filter.{key}"
+        kind = json_type(value)
+        if kind in (None, "array", "object"):
+            raise InvalidInput(
+                f"filter on {key!r} must be a string, number or boolean, not {kind or 'null'}",
+                field=field,
+                code="invalid_filter",
+            )
+        known = schema.get(key)
+        if known is None:
+            raise InvalidInput(
+                f"no document in collection {collection.name!r} has metadata field {key!r}"
+                + (f"; known fields: {', '.join(sorted(schema))}" if schema else ""),
+                field=field,
+                code="unknown_filter_field",
+            )
+        if known != kind:
+            raise InvalidInput(
+                f"filter on {key!r} is a {kind} but the field holds {known} values",
+                field=field,
+                code="filter_type_mismatch",
+            )
+        column = Document.meta[key]
+        if kind == "string":
+            stmt = stmt.where(column.as_string() == value)
+        elif kind == "boolean":
+            stmt = stmt.where(column.as_boolean() == value)
+        else:
+            stmt = stmt.where(column.as_float() == float(value))
+    return np.fromiter(session.scalars(stmt), dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- spaces
+
+
+def get_space(session: Session, collection: Collection, name: str | None) -> Space:
+    """The named space, or the collection's default one when no name is given."""
+    if name is None:
+        if collection.default_space_id is None:
+            raise NotFound(
+                f"collection {collection.name!r} has no space yet: create one with POST /collections/{collection.name}/spaces",
+                field="space",
+                code="space_not_found",
+            )
+        space = session.get(Space, collection.default_space_id)
+    else:
+        space = session.scalar(select(Space).where(Space.collection_id == collection.id, Space.name == name))
+    if space is None:
+        raise NotFound(
+            f"space {name!r} not found in collection {collection.name!r}", field="space", code="space_not_found"
+        )
+    return space
+
+
+def list_spaces(session: Session, collection: Collection) -> list[Space]:
+    return list(session.scalars(select(Space).where(Space.collection_id == collection.id).order_by(Space.id)))
+
+
+def delete_collection_rows(session: Session, collection: Collection) -> list[int]:
+    """Delete a collection and everything in it; returns its space ids so their files can go too."""
+    space_ids = [s.id for s in list_spaces(session, collection)]
+    session.execute(delete(Collection).where(Collection.id == collection.id))
+    return space_ids

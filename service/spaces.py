@@ -1,0 +1,193 @@
+"""Live spaces: an embedder and an index in memory, kept in step with SQL's change log.
+
+SQL is the source of truth. A space's index snapshot on disk records the last
+change id it contains; loading it and replaying the changes after that id
+(``catch_up``) rebuilds exactly the state SQL describes, whatever crashed
+where. Every process (API or worker) catches up before it searches, so several
+API processes over one PostgreSQL agree with each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from embedders import registry
+from embedders.base import Embedder
+from indexers.base import VectorIndex
+from indexers.faiss_index import load_index
+
+from .db import Database
+from .errors import Conflict
+from .models import Space
+from .repository import changes_after, documents_by_ids
+from .vector_store import reusable_vectors, save_vectors
+
+log = logging.getLogger(__name__)
+
+EMBEDDER_DIR = "embedder"
+INDEX_DIR = "index"
+REPLAY_PAGE = 1000
+
+
+def space_dir(spaces_root: Path, space_id: int) -> Path:
+    return spaces_root / str(space_id)
+
+
+class SpaceRuntime:
+    """One loaded space. All index mutation goes through ``catch_up`` under the lock."""
+
+    def __init__(
+        self,
+        *,
+        space_id: int,
+        collection_id: int,
+        embedder: Embedder,
+        index: VectorIndex,
+        applied_change_id: int,
+        store_vectors: bool,
+        directory: Path,
+        snapshot_every: int,
+    ) -> None:
+        self.space_id = space_id
+        self.collection_id = collection_id
+        self.embedder = embedder
+        self.index = index
+        self.applied_change_id = applied_change_id
+        self.store_vectors = store_vectors
+        self.directory = directory
+        self.snapshot_every = snapshot_every
+        self.unsaved_changes = 0
+        self.skipped_ids: set[int] = set()
+        self.lock = threading.RLock()
+
+    def catch_up(self, db: Database) -> int:
+        """Apply every change committed after ``applied_change_id``; returns how many were applied."""
+        applied = 0
+        with self.lock:
+            while True:
+                with db.session() as session:
+                    changes = changes_after(session, self.collection_id, self.applied_change_id, REPLAY_PAGE)
+                    if not changes:
+                        break
+                    self._apply(session, [c.document_id for c in changes])
+                    self.applied_change_id = changes[-1].id
+                    applied += len(changes)
+            if applied:
+                self.unsaved_changes += applied
+                if self.unsaved_changes >= self.snapshot_every:
+                    self.save()
+        return applied
+
+    def _apply(self, session, doc_ids: Sequence[int]) -> None:  # type: ignore[no-untyped-def]
+        """Bring these documents' index entries to their current SQL state (present -> upsert, gone -> remove)."""
+        unique_ids = list(dict.fromkeys(doc_ids))
+        docs = documents_by_ids(session, unique_ids)
+        gone = np.array([i for i in unique_ids if i not in docs], dtype=np.int64)
+        if len(gone):
+            self.index.remove(gone)
+            self.skipped_ids.difference_update(gone.tolist())
+        present = [docs[i] for i in unique_ids if i in docs]
+        if not present:
+            return
+        ids = [d.id for d in present]
+        hashes = [d.content_hash for d in present]
+        mask, vectors = reusable_vectors(session, self.space_id, ids, hashes, self.embedder.dim)
+        todo = ~mask
+        if todo.any():
+            fresh = self.embedder.embed_documents([d.text for d, t in zip(present, todo) if t])
+            vectors[todo] = fresh
+        ok = np.any(vectors != 0, axis=1)
+        id_array = np.asarray(ids, dtype=np.int64)
+        if self.store_vectors and todo.any():
+            sel = todo & ok
+            save_vectors(session, self.space_id, id_array[sel].tolist(), [h for h, s in zip(hashes, sel) if s], vectors[sel])
+        # A document whose new text embeds to nothing must lose its old vector too.
+        if (~ok).any():
+            self.index.remove(id_array[~ok])
+            self.skipped_ids.update(id_array[~ok].tolist())
+        if ok.any():
+            self.index.add(id_array[ok], vectors[ok])
+            self.skipped_ids.difference_update(id_array[ok].tolist())
+
+    def save(self) -> None:
+        """Write the index snapshot with the change id it reflects (atomic: temp dir + rename)."""
+        with self.lock:
+            self.index.save(self.directory / INDEX_DIR, extra={"last_change_id": self.applied_change_id})
+            self.unsaved_changes = 0
+
+
+class SpaceRuntimes:
+    """Loads spaces lazily, caches them per process, and saves them on shutdown."""
+
+    def __init__(self, db: Database, spaces_root: Path, snapshot_every: int) -> None:
+        self.db = db
+        self.spaces_root = spaces_root
+        self.snapshot_every = snapshot_every
+        self._cache: dict[int, SpaceRuntime] = {}
+        self._lock = threading.Lock()
+
+    def get(self, space: Space) -> SpaceRuntime:
+        """The live space, loaded from its snapshot and caught up with SQL."""
+        if space.status != "ready":
+            raise Conflict(
+                f"space {space.name!r} is {space.status}"
+                + (f": {space.error.get('message')}" if space.error else "; wait for its build job to finish"),
+                field="space",
+                code="space_not_ready",
+            )
+        with self._lock:
+            runtime = self._cache.get(space.id)
+            if runtime is None:
+                runtime = self._load(space)
+                self._cache[space.id] = runtime
+        runtime.catch_up(self.db)
+        return runtime
+
+    def _load(self, space: Space) -> SpaceRuntime:
+        directory = space_dir(self.spaces_root, space.id)
+        try:
+            embedder = registry.load(directory / EMBEDDER_DIR)
+            index = load_index(directory / INDEX_DIR)
+        except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
+            log.exception("cannot load space %s", space.id)
+            raise Conflict(
+                f"space {space.name!r} cannot be loaded from {directory} ({exc}); rebuild it by creating a new space",
+                field="space",
+                code="space_unavailable",
+            ) from exc
+        last = int((getattr(index, "extra", None) or {}).get("last_change_id", space.built_change_id or 0))
+        return SpaceRuntime(
+            space_id=space.id,
+            collection_id=space.collection_id,
+            embedder=embedder,
+            index=index,
+            applied_change_id=last,
+            store_vectors=space.store_vectors,
+            directory=directory,
+            snapshot_every=self.snapshot_every,
+        )
+
+    def sync_collection(self, collection_id: int) -> None:
+        """After a write: bring this process's loaded spaces of the collection up to date."""
+        for runtime in [r for r in self._cache.values() if r.collection_id == collection_id]:
+            runtime.catch_up(self.db)
+
+    def forget(self, space_id: int, *, delete_files: bool = False) -> None:
+        with self._lock:
+            self._cache.pop(space_id, None)
+        if delete_files:
+            shutil.rmtree(space_dir(self.spaces_root, space_id), ignore_errors=True)
+
+    def save_all(self) -> None:
+        for runtime in list(self._cache.values()):
+            if runtime.unsaved_changes:
+                try:
+                    runtime.save()
+                except Exception:  # shutdown must go on; SQL replay covers an unsaved snapshot
+                    log.exception("could not save space %s", runtime.space_id)
