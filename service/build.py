@@ -60,11 +60,10 @@ def build_space(
             all_vecs.append(batch.vectors)
             if store and len(batch.ids):
                 with db.session() as session:
-                    hashes = dict(
-                        session.execute(
-                            select(Document.id, Document.content_hash).where(Document.id.in_(batch.ids.tolist()))
-                        ).tuples()
+                    rows = session.execute(
+                        select(Document.id, Document.content_hash).where(Document.id.in_(batch.ids.tolist()))
                     )
+                    hashes = {r.id: r.content_hash for r in rows}
                     save_vectors(session, space_id, batch.ids.tolist(), [hashes[i] for i in batch.ids.tolist()], batch.vectors)
         ids = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
         vectors = np.concatenate(all_vecs) if all_vecs else np.zeros((0, embedder.dim), dtype=np.float32)

@@ -472,3 +472,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console e
 
 
 Command = Callable[..., None]
+
+
+if __name__ == "__main__":  # `python -m service.cli`, used by tests that start a real server
+    app()

@@ -44,7 +44,8 @@ def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
 
 
 def _field(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    # The first element says where the value came from (body, query, path); the rest is the field.
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
@@ -82,7 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=400,
             )
         field = _field(tuple(first.get("loc", ())))
-        message = f"{field}: {first['msg']}" if field else str(first["msg"])
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        message = f"{field}: {msg}" if field else msg
         body = error_body("invalid_request", message, field)
         body["error"]["details"] = [
             {"field": _field(tuple(e.get("loc", ()))), "message": e["msg"], "type": e.get("type")} for e in errors[:20]

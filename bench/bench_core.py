@@ -1,0 +1,306 @@
+"""Core benchmark: vecdex search over HTTP vs raw FAISS, and word2vec training via vecdex vs raw gensim.
+
+One run measures both sides on the same machine at the same time, so the
+ratios hold even when the machine is shared and noisy; absolute seconds are
+recorded for context only.
+
+    .venv/bin/python bench/bench_core.py [--sizes 10000 100000] [--queries 300]
+
+Writes bench/results/core.json and prints a Markdown table for RESULTS.md.
+
+Search: a collection of N documents (sentences of the Lee news corpus shipped
+with gensim, recombined into N distinct documents) is ingested, a word2vec
+space is built through the job pipeline, and the API is served by a real
+uvicorn process. The same query texts are then sent (a) to POST /search over
+HTTP (keep-alive client, one query at a time), (b) to vecdex's Searcher
+in-process (no HTTP), and (c) as pre-computed vectors to a raw FAISS index of
+the same kind holding the same vectors. (a)/(c) is the cost of everything
+vecdex adds: query embedding, SQL filter/hydration, JSON and HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from embedders.datasets import lee_background, lee_test  # noqa: E402
+from embedders.tokenizer import Tokenizer, TokenizerSpec  # noqa: E402
+
+W2V = {"type": "word2vec", "dim": 100, "epochs": 10, "min_count": 2, "seed": 1}
+
+
+def synthetic_documents(n: int, seed: int = 0) -> list[str]:
+    """N distinct news-like documents: random runs of 2-5 real sentences from the Lee corpus."""
+    sentences = [s.strip() for doc in lee_background() + lee_test() for s in re.split(r"(?<=[.!?])\s+", doc) if len(s.split()) > 4]
+    rng = random.Random(seed)
+    return [" ".join(rng.sample(sentences, rng.randint(2, 5))) for _ in range(n)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(values), p))
+
+
+def timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for i in range(repeats):
+        t = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": statistics.median(latencies) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "qps": len(latencies) / sum(latencies),
+    }
+
+
+def bench_search(n: int, queries: int, k: int, workdir: Path) -> dict[str, Any]:
+    from service.db import Database
+    from service.jobs import claim_next, run_job
+    from service.migrate import upgrade
+    from service.repository import create_collection, upsert_documents
+    from service.schemas import DocumentIn
+    from service.search import Searcher
+    from service.settings import Settings
+    from service.space_admin import create_space
+    from service.space_schemas import SpaceCreate
+    from service.spaces import SpaceRuntimes
+
+    data = workdir / f"n{n}"
+    settings = Settings(data_dir=data, embedded_worker=False)
+    url = settings.resolved_database_url
+    upgrade(url)
+    db = Database(url)
+    texts = synthetic_documents(n)
+    t0 = time.perf_counter()
+    with db.session() as s:
+        create_collection(s, "bench")
+    for start in range(0, n, 2000):
+        docs = [
+            DocumentIn(external_id=f"d{i}", text=texts[i], metadata={"bucket": i % 10}) for i in range(start, min(n, start + 2000))
+        ]
+        with db.session() as s:
+            upsert_documents(s, "bench", docs)
+    ingest_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    create_space(db, "bench", SpaceCreate.model_validate({"name": "w2v", "embedder": W2V}))
+    job_id = claim_next(db, "bench")
+    job = run_job(db, settings.spaces_dir, job_id)
+    assert job.status == "succeeded", job.error
+    build_s = time.perf_counter() - t0
+
+    runtimes = SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every)
+    searcher = Searcher(db, runtimes, settings.max_k)
+    rng = random.Random(1)
+    qtexts = [" ".join(texts[rng.randrange(n)].split()[:12]) for _ in range(queries)]
+
+    # Raw FAISS: the very vectors vecdex indexed, in a fresh index of the same kind.
+    from service.models import Space
+
+    with db.session() as s:
+        space = s.query(Space).one()
+        kind = space.index_kind
+    runtime = runtimes.get(space)
+    from service.models import StoredVector
+
+    with db.session() as s:
+        rows = s.query(StoredVector.document_id, StoredVector.vector).filter(StoredVector.space_id == space.id).all()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    raw = raw_faiss(kind, vecs, ids)
+    qvecs = np.stack([runtime.embedder.embed_query(q) for q in qtexts]).astype(np.float32)
+    faiss.normalize_L2(qvecs)
+
+    raw_lat = timed(lambda i: raw.search(qvecs[i : i + 1], k), queries)
+    # Agreement: raw FAISS and vecdex should return the same neighbours for the same query vector.
+    agree = []
+    inproc_lat = []
+    for i, q in enumerate(qtexts):
+        t = time.perf_counter()
+        _, hits = searcher.search("bench", q, k, {}, None, 200)
+        inproc_lat.append(time.perf_counter() - t)
+        _, raw_ids = raw.search(qvecs[i : i + 1], k)
+        agree.append(len({h.id for h in hits} & set(raw_ids[0].tolist())) / k)
+    filt_lat = timed(lambda i: searcher.search("bench", qtexts[i], k, {"bucket": 3}, None, 200), queries)
+    db.dispose()
+
+    port = free_port()
+    env = {**os.environ, "VECDEX_DATA_DIR": str(data), "VECDEX_EMBEDDED_WORKER": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--no-worker"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            for q in qtexts[:20]:  # warm-up: loads the space, JIT-free but caches warm
+                client.post("/collections/bench/search", json={"query": q, "k": k})
+            http_lat = timed(
+                lambda i: client.post("/collections/bench/search", json={"query": qtexts[i], "k": k}).raise_for_status(),
+                queries,
+            )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+    result = {
+        "n": n,
+        "index_kind": kind,
+        "k": k,
+        "queries": queries,
+        "ingest_s": ingest_s,
+        "build_s": build_s,
+        "raw_faiss": summary(raw_lat),
+        "vecdex_in_process": summary(inproc_lat),
+        "vecdex_in_process_filtered": summary(filt_lat),
+        "vecdex_http": summary(http_lat),
+        "neighbour_agreement": float(np.mean(agree)),
+    }
+    result["ratio_http_vs_raw_median"] = result["vecdex_http"]["median_ms"] / result["raw_faiss"]["median_ms"]
+    result["ratio_in_process_vs_raw_median"] = result["vecdex_in_process"]["median_ms"] / result["raw_faiss"]["median_ms"]
+    return result
+
+
+def raw_faiss(kind: str, vecs: np.ndarray, ids: np.ndarray) -> Any:
+    """The index raw FAISS users would build for the same kind and data (cosine = IP on unit vectors)."""
+    dim = vecs.shape[1]
+    vecs = vecs.copy()
+    faiss.normalize_L2(vecs)
+    if kind == "flat":
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    elif kind == "hnsw":
+        base = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efSearch = 128
+        base.hnsw.efConstruction = 64
+        index = faiss.IndexIDMap2(base)
+    else:
+        nlist = int(4 * np.sqrt(len(vecs)))
+        base = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        base.train(vecs)
+        base.nprobe = 16
+        index = faiss.IndexIDMap2(base)
+    index.add_with_ids(vecs, ids)
+    return index
+
+
+def bench_word2vec_training(repeats: int = 3) -> dict[str, Any]:
+    """Same corpus, same parameters: vecdex's fit (tokenising included) vs gensim on pre-tokenised text."""
+    from gensim.models import Word2Vec
+
+    from embedders import registry
+    from embedders.base import ListCorpus
+
+    texts = synthetic_documents(20_000, seed=3)
+    corpus = ListCorpus(list(enumerate(texts)))
+    tok = Tokenizer(TokenizerSpec())
+    spec = registry.parse_spec({**W2V, "workers": 2})
+    params = dict(
+        vector_size=spec.dim, window=spec.window, min_count=spec.min_count, epochs=spec.epochs, seed=spec.seed,
+        workers=2, sg=1 if spec.architecture == "skipgram" else 0, hs=1 if spec.softmax == "hierarchical" else 0,
+        negative=spec.negative if spec.softmax == "negative" else 0, sample=spec.sample,
+    )
+    t = time.perf_counter()
+    sentences = [tok.tokenize(x) for x in texts]
+    tokenize_s = time.perf_counter() - t
+    raw, ours = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        Word2Vec(sentences=sentences, **params)
+        raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        registry.create(spec).fit(corpus)
+        ours.append(time.perf_counter() - t)
+    words = sum(len(s) for s in sentences)
+    return {
+        "documents": len(texts),
+        "tokens": words,
+        "params": params,
+        "tokenize_s": tokenize_s,
+        "raw_gensim_s": statistics.median(raw),
+        "vecdex_fit_s": statistics.median(ours),
+        "ratio_vecdex_vs_raw": statistics.median(ours) / statistics.median(raw),
+        "raw_words_per_s": words * spec.epochs / statistics.median(raw),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "core.json")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(1)  # single queries: threads only add overhead, on both sides alike
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "faiss": faiss.__version__},
+        "search": [],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            print(f"search benchmark, {n} documents ...", flush=True)
+            results["search"].append(bench_search(n, args.queries, args.k, Path(tmp)))
+    print("word2vec training benchmark ...", flush=True)
+    results["word2vec_training"] = bench_word2vec_training()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(markdown(results))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [
+        "| N | index | raw FAISS median ms | vecdex in-process median ms | vecdex HTTP median ms | HTTP p95 ms | HTTP / raw | in-process / raw | filtered in-process ms | same top-k |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in r["search"]:
+        lines.append(
+            f"| {s['n']:,} | {s['index_kind']} | {s['raw_faiss']['median_ms']:.3f} | {s['vecdex_in_process']['median_ms']:.2f} "
+            f"| {s['vecdex_http']['median_ms']:.2f} | {s['vecdex_http']['p95_ms']:.2f} | {s['ratio_http_vs_raw_median']:.1f}x "
+            f"| {s['ratio_in_process_vs_raw_median']:.1f}x | {s['vecdex_in_process_filtered']['median_ms']:.2f} | {s['neighbour_agreement']:.3f} |"
+        )
+    w = r["word2vec_training"]
+    lines += [
+        "",
+        "| word2vec training | documents | tokens | raw gensim s | vecdex fit s | vecdex / raw |",
+        "|---|---|---|---|---|---|",
+        f"| {w['params']} | {w['documents']:,} | {w['tokens']:,} | {w['raw_gensim_s']:.2f} | {w['vecdex_fit_s']:.2f} | {w['ratio_vecdex_vs_raw']:.2f}x |",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Service fixtures: settings, a migrated database, an API client, and a synchronous job runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.db import Database
+from service.jobs import claim_next, run_job
+from service.migrate import upgrade
+from service.settings import Settings
+
+# Small, quick specs: tests assert behaviour, not embedding quality (bench/ measures that).
+FAST_W2V = {"type": "word2vec", "dim": 48, "epochs": 8, "min_count": 2, "seed": 7, "workers": 1}
+FAST_D2V = {"type": "doc2vec", "dim": 32, "epochs": 150, "min_count": 2, "seed": 7, "workers": 1}
+
+
+def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=url, embedded_worker=False, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    upgrade(database_url)
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, run_worker=False)) as c:
+        yield c
+
+
+def run_jobs(settings: Settings) -> int:
+    """Run every queued job now, in this thread (what the worker would do); returns how many ran."""
+    db = Database(settings.resolved_database_url)
+    ran = 0
+    try:
+        while (job_id := claim_next(db, "test")) is not None:
+            run_job(db, settings.spaces_dir, job_id)
+            ran += 1
+    finally:
+        db.dispose()
+    return ran
+
+
+@pytest.fixture
+def jobs(settings: Settings) -> Callable[[], int]:
+    return lambda: run_jobs(settings)
