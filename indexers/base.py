@@ -8,8 +8,9 @@ metrics, +inf for l2) the way FAISS does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +61,16 @@ class VectorIndex(Protocol):
 
     def __contains__(self, doc_id: int) -> bool: ...
 
-    def save(self, directory: Path) -> None:
-        """Write atomically: to a temporary sibling, then renamed into place."""
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Caller metadata stored with the snapshot this index was loaded from or last saved to
+        (e.g. ``{"last_change_id": 42}``); empty for a fresh index."""
+        ...
+
+    def save(self, directory: Path, extra: Mapping[str, Any] | None = None) -> None:
+        """Write atomically: to a temporary sibling, then renamed into place.
+
+        ``extra`` (JSON-serialisable) is stored in the manifest and exposed as ``extra``
+        after loading; None keeps the current ``extra``.
+        """
         ...

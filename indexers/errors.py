@@ -36,3 +36,22 @@ class IndexFileError(IndexerError):
     """A saved index directory is missing, incomplete or of another kind."""
 
     code = "index_file_error"
+
+
+class InvalidVectors(IndexerError):
+    """Vectors or queries that are not real numbers or hold NaN / infinity.
+
+    FAISS would accept them silently and return garbage (a NaN in an HNSW graph
+    poisons every search that reaches it), so they are refused at the door.
+    """
+
+    code = "invalid_vectors"
+
+
+class InsufficientTrainingData(IndexerError):
+    """An index kind that must be trained (IVF) was asked for with too few vectors to train it.
+
+    The message says how many vectors are needed and which smaller setting would fit.
+    """
+
+    code = "insufficient_training_data"
