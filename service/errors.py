@@ -43,11 +43,6 @@ class InvalidInput(VecdexError):
     status = 422
 
 
-class PayloadTooLarge(VecdexError):
-    code = "body_too_large"
-    status = 413
-
-
 class SchemaOutOfDate(VecdexError):
     code = "schema_out_of_date"
     status = 503

@@ -26,7 +26,7 @@ from embedders.errors import (
 )
 from indexers.errors import IndexerError
 
-from ..errors import PayloadTooLarge, VecdexError
+from ..errors import VecdexError
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +121,31 @@ class BodySizeLimit:
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await JSONResponse(too_large, status_code=413)(scope, receive, send)
             return
+        if length is not None:
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): buffer up to the limit, then replay it to the app. Raising from
+        # inside receive would reach FastAPI's body parser, which turns any error into a generic 400.
+        chunks: list[bytes] = []
         seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise PayloadTooLarge(too_large["error"]["message"])
-            return message
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                await JSONResponse(too_large, status_code=413)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
