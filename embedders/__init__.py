@@ -1,0 +1,71 @@
+"""vecdex embedders: text (or item sequences) in, float32 vectors out.
+
+The public API is re-exported here; family modules load their model libraries
+(gensim, torch, ...) only when a model is trained or loaded, so importing this
+package is cheap.
+"""
+
+from embedders.base import (
+    Corpus,
+    Embedder,
+    EmbedderSpec,
+    HasTrainedVectors,
+    ListCorpus,
+    Metric,
+    NullProgress,
+    Progress,
+    SupportsPreflight,
+    TrainingDocument,
+    WordVectors,
+)
+from embedders.doc2vec import Doc2VecEmbedder, Doc2VecSpec
+from embedders.errors import (
+    CorpusTooSmall,
+    EmbedderError,
+    EmptyText,
+    EmptyVocabulary,
+    InvalidParameter,
+    ModelFileError,
+    NotFitted,
+    OutOfVocabulary,
+    UnknownEmbedderType,
+)
+from embedders.registry import AnyEmbedderSpec, create, embedder_class, families, load, parse_spec, spec_class
+from embedders.tokenizer import Tokenizer, TokenizerSpec
+from embedders.word2vec import Word2VecEmbedder, Word2VecSpec
+
+__all__ = [
+    "AnyEmbedderSpec",
+    "Corpus",
+    "CorpusTooSmall",
+    "Doc2VecEmbedder",
+    "Doc2VecSpec",
+    "Embedder",
+    "EmbedderError",
+    "EmbedderSpec",
+    "EmptyText",
+    "EmptyVocabulary",
+    "HasTrainedVectors",
+    "InvalidParameter",
+    "ListCorpus",
+    "Metric",
+    "ModelFileError",
+    "NotFitted",
+    "NullProgress",
+    "OutOfVocabulary",
+    "Progress",
+    "SupportsPreflight",
+    "Tokenizer",
+    "TokenizerSpec",
+    "TrainingDocument",
+    "UnknownEmbedderType",
+    "Word2VecEmbedder",
+    "Word2VecSpec",
+    "WordVectors",
+    "create",
+    "embedder_class",
+    "families",
+    "load",
+    "parse_spec",
+    "spec_class",
+]

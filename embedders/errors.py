@@ -64,3 +64,10 @@ class ModelFileError(EmbedderError):
     """A saved model directory is missing, incomplete or of another family."""
 
     code = "model_file_error"
+
+
+class InvalidParameter(EmbedderError):
+    """A call argument is out of range (e.g. ``k < 1`` for neighbours); the spec's own
+    ranges are pydantic validation errors instead."""
+
+    code = "invalid_parameter"

@@ -1,0 +1,103 @@
+"""The family registry: ``type`` string -> embedder class, spec parsing and loading.
+
+Adding a family is one line in :data:`_FAMILIES`. Family modules import their
+model libraries (gensim, torch, ...) lazily inside methods, so importing them
+here stays cheap and the HTTP schema (:data:`AnyEmbedderSpec`) can list every
+family's spec without loading any model library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Protocol, Union
+
+from pydantic import Field
+
+from embedders.base import Embedder, EmbedderSpec, read_manifest
+from embedders.doc2vec import Doc2VecEmbedder
+from embedders.errors import UnknownEmbedderType
+from embedders.word2vec import Word2VecEmbedder
+
+
+class RegisteredEmbedder(Protocol):
+    """What the registry needs of a family class besides the :class:`Embedder` contract."""
+
+    type: ClassVar[str]
+    spec_class: ClassVar[type[EmbedderSpec]]
+
+    def __init__(self, spec: Any) -> None: ...
+
+    @classmethod
+    def load(cls, directory: Path) -> Embedder: ...
+
+
+_FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
+    Word2VecEmbedder,
+    Doc2VecEmbedder,
+)
+
+_REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}
+
+
+def families() -> list[str]:
+    """The registered ``type`` strings, in registration order."""
+    return list(_REGISTRY)
+
+
+def embedder_class(type_: str) -> type[RegisteredEmbedder]:
+    """The class registered for ``type_``; UnknownEmbedderType otherwise."""
+    try:
+        return _REGISTRY[type_]
+    except (KeyError, TypeError):
+        known = ", ".join(repr(t) for t in _REGISTRY)
+        raise UnknownEmbedderType(
+            f"unknown embedder type {type_!r}; known types: {known}", field="embedder.type"
+        ) from None
+
+
+def spec_class(type_: str) -> type[EmbedderSpec]:
+    """The spec model of a family."""
+    return embedder_class(type_).spec_class
+
+
+def parse_spec(data: dict[str, Any]) -> EmbedderSpec:
+    """Validate a spec dict (e.g. a request body's ``embedder``) into its family's spec.
+
+    Raises:
+        UnknownEmbedderType: ``type`` is missing or names no registered family.
+        pydantic.ValidationError: the family rejects a parameter.
+    """
+    type_ = data.get("type") if isinstance(data, dict) else None
+    return spec_class(type_).model_validate(data)  # type: ignore[arg-type]
+
+
+def create(spec: EmbedderSpec) -> Embedder:
+    """A fresh (unfitted) embedder for a spec."""
+    return embedder_class(spec.type)(spec)  # type: ignore[return-value]
+
+
+def load(directory: Path) -> Embedder:
+    """Load a saved embedder of any family (dispatching on its manifest's ``type``).
+
+    Raises:
+        ModelFileError: no manifest, a garbled one, or an unknown family.
+    """
+    from embedders.errors import ModelFileError
+
+    manifest = read_manifest(Path(directory))
+    try:
+        cls = embedder_class(manifest["type"])
+    except UnknownEmbedderType as exc:
+        raise ModelFileError(f"{directory}: {exc.message}", field="directory") from exc
+    return cls.load(Path(directory))
+
+
+def _any_spec() -> Any:
+    specs = tuple(cls.spec_class for cls in _FAMILIES)
+    if len(specs) == 1:
+        return specs[0]
+    return Annotated[Union[specs], Field(discriminator="type")]  # noqa: UP007 - runtime-built union
+
+
+AnyEmbedderSpec = _any_spec()
+"""Discriminated union of every family's spec (on ``type``), for request/response schemas."""

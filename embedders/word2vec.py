@@ -1,0 +1,634 @@
+"""Family "word2vec": gensim Word2Vec word vectors, pooled into document vectors.
+
+A document vector is a weighted average of its words' vectors:
+
+* ``mean``  - every token counts once;
+* ``tfidf`` - each token weighted by its smoothed idf from the training corpus
+  (repeated tokens add up, which is the tf part);
+* ``sif``   - Arora, Liang & Ma (2017), "A Simple but Tough-to-Beat Baseline for
+  Sentence Embeddings": weight a/(a+p(w)) with p(w) the unigram probability in
+  the training corpus, then remove the projection on the first principal
+  component of the training documents' weighted vectors (computed at fit time
+  and saved with the model).
+
+Serving needs only the word vectors, the vocabulary and the weights, so a saved
+model is plain ``.npy`` arrays (memory-mappable, gensim's habit) plus JSON; no
+pickle. gensim itself is imported only to train, and to answer word
+neighbours (a KeyedVectors is rebuilt from the arrays on demand).
+
+This module also holds the small training helpers shared by the gensim families
+(:mod:`embedders.doc2vec` imports them): corpus scanning with the "too small"
+checks, and the epoch callback that drives :class:`~embedders.base.Progress`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+
+from embedders.base import (
+    Corpus,
+    EmbedderSpec,
+    Metric,
+    NullProgress,
+    Progress,
+    read_manifest,
+    write_manifest,
+)
+from embedders.errors import (
+    CorpusTooSmall,
+    EmptyText,
+    EmptyVocabulary,
+    InvalidParameter,
+    ModelFileError,
+    NotFitted,
+    OutOfVocabulary,
+)
+from embedders.tokenizer import Tokenizer, TokenizerSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gensim.models import KeyedVectors
+
+# ----------------------------------------------------------------------------------
+# Shared training helpers (word2vec, doc2vec)
+# ----------------------------------------------------------------------------------
+
+MAX_DEFAULT_WORKERS = 8
+"""gensim's throughput stops growing at a handful of threads; more only contends."""
+
+MATERIALIZE_LIMIT = 200_000
+"""Corpora up to this many documents are tokenized once and kept in memory; larger
+ones are re-tokenized on every gensim pass rather than risking memory."""
+
+
+def default_workers() -> int:
+    """Training threads: the machine's CPUs, capped (see :data:`MAX_DEFAULT_WORKERS`)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+class TokenizedCorpus:
+    """Re-iterable token lists of a :class:`Corpus` (gensim makes several passes)."""
+
+    def __init__(self, corpus: Corpus, tokenizer: Tokenizer) -> None:
+        self._corpus = corpus
+        self._tokenizer = tokenizer
+
+    def __iter__(self) -> Iterator[list[str]]:
+        tokenize = self._tokenizer.tokenize
+        for doc in self._corpus:
+            yield tokenize(doc.text)
+
+    def __len__(self) -> int:
+        return len(self._corpus)
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What one scan of a training corpus tells us before gensim sees it."""
+
+    n_docs: int
+    total_tokens: int
+    counts: Counter[str]
+    doc_freqs: Counter[str]
+
+
+def prepare_corpus(
+    corpus: Corpus, tokenizer: Tokenizer, progress: Progress
+) -> tuple[list[list[str]] | TokenizedCorpus, CorpusStats]:
+    """Tokenize and scan a corpus once (progress phase "vocabulary", per document).
+
+    Returns the token lists for training - a list when the corpus is small enough
+    (:data:`MATERIALIZE_LIMIT`), else a streaming view that re-tokenizes on each
+    pass - and the corpus statistics.
+    """
+    progress.start("vocabulary", len(corpus))
+    if len(corpus) > MATERIALIZE_LIMIT:
+        stream = TokenizedCorpus(corpus, tokenizer)
+        return stream, scan_corpus(stream, progress)
+    kept: list[list[str]] = []
+
+    def tokens() -> Iterator[list[str]]:
+        for doc in corpus:
+            kept.append(tokenizer.tokenize(doc.text))
+            yield kept[-1]
+
+    stats = scan_corpus(tokens(), progress)
+    return kept, stats
+
+
+def scan_corpus(docs: Iterable[list[str]], progress: Progress, *, chunk: int = 1000) -> CorpusStats:
+    """Count tokens and document frequencies, reporting progress per ``chunk`` documents.
+
+    Raises:
+        CorpusTooSmall: fewer than two documents with tokens, or no document with
+            two tokens (no word has a context to learn from).
+    """
+    counts: Counter[str] = Counter()
+    doc_freqs: Counter[str] = Counter()
+    n_docs = nonempty = longest = 0
+    pending = 0
+    for tokens in docs:
+        n_docs += 1
+        if tokens:
+            nonempty += 1
+            longest = max(longest, len(tokens))
+            counts.update(tokens)
+            doc_freqs.update(set(tokens))
+        pending += 1
+        if pending == chunk:
+            progress.advance(pending)
+            pending = 0
+    if pending:
+        progress.advance(pending)
+    if nonempty < 2:
+        raise CorpusTooSmall(
+            f"the corpus has {nonempty} document(s) with words after tokenization; at least 2 are needed",
+            field="corpus",
+        )
+    if longest < 2:
+        raise CorpusTooSmall("every document has a single word: there is no context to learn from", field="corpus")
+    return CorpusStats(n_docs=n_docs, total_tokens=sum(counts.values()), counts=counts, doc_freqs=doc_freqs)
+
+
+def check_corpus_length(corpus: Corpus) -> None:
+    """Reject a corpus with fewer than two documents before any work starts."""
+    if len(corpus) < 2:
+        raise CorpusTooSmall(f"the corpus has {len(corpus)} document(s); at least 2 are needed", field="corpus")
+
+
+def check_vocabulary(stats: CorpusStats, min_count: int) -> None:
+    """Raise EmptyVocabulary when ``min_count`` would leave no word (before gensim does)."""
+    if not any(count >= min_count for count in stats.counts.values()):
+        top = max(stats.counts.values(), default=0)
+        raise EmptyVocabulary(
+            f"min_count={min_count} leaves no word: the most frequent word occurs {top} time(s)",
+            field="embedder.min_count",
+        )
+
+
+def preflight_corpus(corpus: Corpus, tokenizer: Tokenizer, min_count: int) -> CorpusStats:
+    """The checks ``fit`` starts with, without training: one tokenizing pass, nothing kept.
+
+    The service runs this inside the create-space request for small collections, so
+    a hopeless spec is a 422 before anything is written rather than a failed job.
+    """
+    check_corpus_length(corpus)
+    stats = scan_corpus(TokenizedCorpus(corpus, tokenizer), NullProgress())
+    check_vocabulary(stats, min_count)
+    return stats
+
+
+def epoch_callback(progress: Progress) -> Any:
+    """A gensim callback that advances ``progress`` once per finished epoch.
+
+    gensim calls ``on_epoch_end`` from the training loop itself, after the epoch's
+    worker threads have finished, so an exception raised by ``progress.advance``
+    (a cancelled job) stops training cleanly and propagates out of ``train()``.
+    """
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class _EpochProgress(CallbackAny2Vec):
+        def on_epoch_end(self, model: Any) -> None:
+            progress.advance(1)
+
+    return _EpochProgress()
+
+
+def spec_from_manifest(spec_class: type[EmbedderSpec], manifest: dict, directory: Path) -> Any:
+    """The spec stored in a manifest; a garbled one is a ModelFileError, not a 422."""
+    try:
+        return spec_class.model_validate(manifest["spec"])
+    except ValidationError as exc:
+        raise ModelFileError(f"{directory}: stored spec is invalid: {exc}", field="directory") from exc
+
+
+def load_array(directory: Path, name: str, *, mmap: bool = True) -> np.ndarray:
+    """Load a saved ``.npy`` (memory-mapped read-only when ``mmap``); never unpickles."""
+    path = Path(directory) / name
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{path} is missing or not a valid .npy file: {exc}", field="directory") from exc
+
+
+# ----------------------------------------------------------------------------------
+# The word2vec family
+# ----------------------------------------------------------------------------------
+
+Weighting = Literal["mean", "tfidf", "sif"]
+
+
+class Word2VecSpec(EmbedderSpec):
+    """gensim Word2Vec parameters plus how word vectors are pooled into a document vector.
+
+    Defaults are tuned for small corpora (hundreds to thousands of documents, like
+    the 350-document Lee demo) on the Lee benchmark (Pearson r). bench/eval_lee.py
+    records the default and its main alternatives (bench/results/lee_eval.json); the
+    wider exploration behind it (one change at a time from skip-gram, window 5,
+    20 epochs, 3-5 seeds, SIF pooling) found:
+
+    * stop-word removal: +0.05 to +0.2 whatever the weighting;
+    * window 10 and 40 epochs: 0.59-0.63 vs 0.49-0.55 (window 5) and 0.40-0.54 (20 epochs);
+    * sample 1e-4: 0.653 vs 0.625 at 1e-3 (1e-5 starves training: 0.16-0.58);
+    * skip-gram over CBOW (0.53); dim 50/200, min_count 1/3, hierarchical softmax,
+      negative 10: no gain.
+
+    The default reaches r = 0.645 (tfidf pooling) against 0.534 for raw
+    term counts. A large corpus can use fewer epochs: each pass sees far more context.
+    """
+
+    type: Literal["word2vec"] = "word2vec"
+    architecture: Literal["skipgram", "cbow"] = Field(
+        "skipgram", description="skip-gram learns rare words better, which dominates on small corpora."
+    )
+    softmax: Literal["negative", "hierarchical"] = Field(
+        "negative", description="Output layer: negative sampling or hierarchical softmax."
+    )
+    negative: int = Field(5, ge=1, le=64, description="Noise words per positive (softmax='negative' only).")
+    window: int = Field(10, ge=1, le=100, description="Max distance between a word and its context words.")
+    dim: int = Field(100, ge=2, le=4096, description="Vector size.")
+    min_count: int = Field(2, ge=1, description="Ignore words with fewer occurrences in the training corpus.")
+    epochs: int = Field(40, ge=1, le=10_000, description="Passes over the corpus.")
+    sample: float = Field(1e-4, ge=0.0, lt=1.0, description="Down-sampling threshold for frequent words (0: off).")
+    alpha: float = Field(0.025, gt=0.0, le=1.0, description="Initial learning rate.")
+    min_alpha: float = Field(1e-4, ge=0.0, le=1.0, description="Final learning rate (linear decay).")
+    seed: int = Field(1, ge=0, le=2**31 - 1, description="Random seed (runs repeat exactly only with workers=1).")
+    workers: int = Field(default_factory=default_workers, ge=1, le=64, description="Training threads.")
+    # Default "tfidf". bench/eval_lee.py (bench/results/lee_eval.json: 3 seeds, Lee
+    # Pearson r, the same trained vectors pooled three ways) puts the three within about
+    # one seed std at this spec: mean 0.651, tfidf 0.645, sif 0.645 (std 0.005-0.006).
+    # So the choice is by robustness, where they differ:
+    # * function words kept (e.g. Chinese text, which the English stop list misses):
+    #   sif 0.633, tfidf 0.622, mean 0.555;
+    # * a tiny corpus (tests/service's 20 documents, two topics, 10 seeds x 2 queries,
+    #   top-5 all on topic): mean 20/20, tfidf 20/20, sif 16/20 - its p(w) estimates
+    #   are noise there, and the first principal component can be the topic axis itself;
+    # * under-trained vectors (20 epochs): sif 0.536, mean 0.399, tfidf 0.389 - the
+    #   one case SIF wins clearly, and it needs a spec change to get there.
+    # tfidf is the only weighting without a bad case under the default training spec.
+    weighting: Weighting = Field("tfidf", description="How word vectors are pooled into a document vector.")
+    sif_a: float = Field(1e-3, gt=0.0, le=1.0, description="SIF smoothing a in a/(a+p(w)) (1e-3 beat 1e-4 and 1e-2).")
+    tokenizer: TokenizerSpec = Field(
+        default_factory=lambda: TokenizerSpec(stopwords="english"),
+        description="Stop words removed by default: function words crowd the context windows of a small corpus.",
+    )
+
+    @model_validator(mode="after")
+    def _alpha_decays(self) -> Word2VecSpec:
+        if self.min_alpha > self.alpha:
+            raise ValueError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})")
+        return self
+
+
+@dataclass(frozen=True)
+class _Pooling:
+    """Everything that maps token lists to document vectors; exactly what is saved."""
+
+    words: list[str]
+    key_to_index: dict[str, int]
+    vectors: np.ndarray  # float32 (V, dim), possibly memory-mapped
+    counts: np.ndarray  # int64 (V,) raw training counts
+    doc_freqs: np.ndarray  # int64 (V,)
+    n_docs: int
+    total_tokens: int
+    weights: np.ndarray  # float32 (V,) per-token weight for the spec's weighting
+    component: np.ndarray | None  # float32 (dim,) SIF's first principal component
+
+
+def token_weights(
+    weighting: Weighting, counts: np.ndarray, doc_freqs: np.ndarray, n_docs: int, total_tokens: int, sif_a: float
+) -> np.ndarray:
+    """Per-word weights (float32) for a weighting, from training-corpus statistics."""
+    if weighting == "mean":
+        return np.ones(len(counts), dtype=np.float32)
+    if weighting == "tfidf":
+        # Smoothed idf (as scikit-learn): never zero, so a word in every document still counts a little.
+        return (np.log((1.0 + n_docs) / (1.0 + doc_freqs.astype(np.float64))) + 1.0).astype(np.float32)
+    p = counts.astype(np.float64) / max(total_tokens, 1)
+    return (sif_a / (sif_a + p)).astype(np.float32)
+
+
+def _pool(indices: np.ndarray, weights: np.ndarray, vectors: np.ndarray, weighting: Weighting) -> np.ndarray:
+    """Weighted average of the rows ``indices`` (float64, before any component removal)."""
+    w = weights[indices].astype(np.float64)
+    rows = np.asarray(vectors[indices], dtype=np.float64)
+    total = w @ rows
+    # SIF divides by the token count (Arora et al.); the others are true weighted means.
+    denom = float(len(indices)) if weighting == "sif" else float(w.sum())
+    return total / denom if denom > 0 else total
+
+
+class Word2VecEmbedder:
+    """Word2vec document embedder; also answers word neighbours and analogies."""
+
+    type: ClassVar[str] = "word2vec"
+    trainable: ClassVar[bool] = True
+    spec_class: ClassVar[type[EmbedderSpec]] = Word2VecSpec
+
+    def __init__(self, spec: Word2VecSpec | None = None) -> None:
+        self.spec: Word2VecSpec = spec or Word2VecSpec()
+        self._tokenizer = Tokenizer(self.spec.tokenizer)
+        self._pooling: _Pooling | None = None
+        self._kv: KeyedVectors | None = None
+        self._kv_lock = threading.Lock()
+
+    # -- contract -------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        return self.spec.dim
+
+    @property
+    def metric(self) -> Metric:
+        return "cosine"
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self._tokenizer
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._state().words)
+
+    def preflight(self, corpus: Corpus) -> None:
+        """Raise what :meth:`fit` would raise for this corpus (CorpusTooSmall, EmptyVocabulary), cheaply."""
+        preflight_corpus(corpus, self._tokenizer, self.spec.min_count)
+
+    def fit(self, corpus: Corpus, progress: Progress | None = None) -> Word2VecEmbedder:
+        """Train word vectors, then the pooling weights (and SIF's component).
+
+        Progress phases: "vocabulary" (documents scanned), "train" (epochs), and for
+        SIF "component" (documents pooled). An exception from ``progress`` aborts.
+        """
+        from gensim.models import Word2Vec
+
+        progress = progress or NullProgress()
+        spec = self.spec
+        check_corpus_length(corpus)
+        docs, stats = prepare_corpus(corpus, self._tokenizer, progress)
+        check_vocabulary(stats, spec.min_count)
+
+        model = Word2Vec(
+            vector_size=spec.dim,
+            window=spec.window,
+            min_count=spec.min_count,
+            sg=1 if spec.architecture == "skipgram" else 0,
+            hs=1 if spec.softmax == "hierarchical" else 0,
+            negative=spec.negative if spec.softmax == "negative" else 0,
+            sample=spec.sample,
+            alpha=spec.alpha,
+            min_alpha=spec.min_alpha,
+            seed=spec.seed,
+            workers=spec.workers,
+            epochs=spec.epochs,
+        )
+        model.build_vocab_from_freq(dict(stats.counts), corpus_count=stats.n_docs)
+        progress.start("train", spec.epochs)
+        model.train(
+            docs,
+            total_examples=stats.n_docs,
+            total_words=stats.total_tokens,
+            epochs=spec.epochs,
+            callbacks=[epoch_callback(progress)],
+        )
+
+        words = list(model.wv.index_to_key)
+        counts = np.array([stats.counts[w] for w in words], dtype=np.int64)
+        doc_freqs = np.array([stats.doc_freqs[w] for w in words], dtype=np.int64)
+        vectors = np.ascontiguousarray(model.wv.vectors, dtype=np.float32)
+        weights = token_weights(spec.weighting, counts, doc_freqs, stats.n_docs, stats.total_tokens, spec.sif_a)
+        pooling = _Pooling(
+            words=words,
+            key_to_index={w: i for i, w in enumerate(words)},
+            vectors=vectors,
+            counts=counts,
+            doc_freqs=doc_freqs,
+            n_docs=stats.n_docs,
+            total_tokens=stats.total_tokens,
+            weights=weights,
+            component=None,
+        )
+        if spec.weighting == "sif":
+            progress.start("component", stats.n_docs)
+            pooling = _with_component(pooling, _first_component(pooling, docs, progress))
+        self._pooling = pooling
+        self._kv = None
+        return self
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        pooling = self._state()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vec = self._embed_tokens(pooling, self._tokenizer.tokenize(text))
+            if vec is not None:
+                out[row] = vec
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vec = self._embed_tokens(self._state(), self._tokenizer.tokenize(text))
+        if vec is None:
+            raise EmptyText("the query has no word that the model knows", field="query")
+        return vec
+
+    def save(self, directory: Path) -> None:
+        pooling = self._state()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {"vectors": "vectors.npy", "vocabulary": "vocab.json", "weights": "weights.npy"}
+        np.save(directory / files["vectors"], np.ascontiguousarray(pooling.vectors, dtype=np.float32))
+        np.save(directory / files["weights"], np.asarray(pooling.weights, dtype=np.float32))
+        if pooling.component is not None:
+            files["component"] = "sif_component.npy"
+            np.save(directory / files["component"], np.asarray(pooling.component, dtype=np.float32))
+        vocab = {
+            "n_docs": pooling.n_docs,
+            "total_tokens": pooling.total_tokens,
+            "words": pooling.words,
+            "counts": [int(c) for c in pooling.counts],
+            "doc_freqs": [int(d) for d in pooling.doc_freqs],
+        }
+        (directory / files["vocabulary"]).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        write_manifest(
+            directory,
+            spec=self.spec,
+            dim=self.dim,
+            metric=self.metric,
+            files=files,
+            packages=("gensim",),
+            extra={"vocabulary_size": len(pooling.words), "weighting": self.spec.weighting},
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> Word2VecEmbedder:
+        directory = Path(directory)
+        manifest = read_manifest(directory, expected_type=cls.type)
+        spec = spec_from_manifest(Word2VecSpec, manifest, directory)
+        files = manifest["files"]
+        try:
+            vocab = json.loads((directory / files["vocabulary"]).read_text(encoding="utf-8"))
+            words = [str(w) for w in vocab["words"]]
+            counts = np.asarray(vocab["counts"], dtype=np.int64)
+            doc_freqs = np.asarray(vocab["doc_freqs"], dtype=np.int64)
+            n_docs, total_tokens = int(vocab["n_docs"]), int(vocab["total_tokens"])
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise ModelFileError(f"{directory}: vocabulary file is garbled: {exc}", field="directory") from exc
+        vectors = load_array(directory, files["vectors"])
+        weights = load_array(directory, files["weights"], mmap=False)
+        component = load_array(directory, files["component"], mmap=False) if "component" in files else None
+        n = len(words)
+        if (
+            vectors.shape != (n, spec.dim)
+            or weights.shape != (n,)
+            or len(counts) != n
+            or len(doc_freqs) != n
+            or (spec.weighting == "sif") != (component is not None)
+            or (component is not None and component.shape != (spec.dim,))
+        ):
+            raise ModelFileError(f"{directory}: array shapes do not match the vocabulary and spec", field="directory")
+        self = cls(spec)
+        self._pooling = _Pooling(
+            words=words,
+            key_to_index={w: i for i, w in enumerate(words)},
+            vectors=vectors,
+            counts=counts,
+            doc_freqs=doc_freqs,
+            n_docs=n_docs,
+            total_tokens=total_tokens,
+            weights=weights,
+            component=component,
+        )
+        return self
+
+    # -- WordVectors ------------------------------------------------------------------
+
+    def word_neighbors(self, word: str, k: int) -> list[tuple[str, float]]:
+        """Nearest words by cosine, the word itself excluded."""
+        _check_k(k)
+        key = self._vocab_word(word, field="word")
+        return [(w, float(s)) for w, s in self.keyed_vectors.most_similar(key, topn=k)]
+
+    def analogy(self, positive: Sequence[str], negative: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """Words nearest to sum(positive) - sum(negative) (3CosAdd), inputs excluded."""
+        _check_k(k)
+        if not positive:
+            raise InvalidParameter("an analogy needs at least one positive word", field="positive")
+        pos = [self._vocab_word(w, field="positive") for w in positive]
+        neg = [self._vocab_word(w, field="negative") for w in negative]
+        return [(w, float(s)) for w, s in self.keyed_vectors.most_similar(positive=pos, negative=neg, topn=k)]
+
+    @property
+    def keyed_vectors(self) -> KeyedVectors:
+        """gensim KeyedVectors over the (possibly memory-mapped) vectors, built on first use."""
+        if self._kv is None:
+            pooling = self._state()
+            with self._kv_lock:
+                if self._kv is None:
+                    from gensim.models import KeyedVectors
+
+                    kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)
+                    kv.index_to_key = list(pooling.words)
+                    kv.key_to_index = dict(pooling.key_to_index)
+                    kv.vectors = pooling.vectors
+                    kv.expandos = {"count": np.asarray(pooling.counts)}
+                    self._kv = kv
+        return self._kv
+
+    # -- evaluation helpers -------------------------------------------------------------
+
+    def reweighted(
+        self, weighting: Weighting, corpus: Corpus | None = None, *, sif_a: float | None = None
+    ) -> Word2VecEmbedder:
+        """The same word vectors pooled another way, without retraining.
+
+        Lets benchmarks compare weightings on identical vectors. SIF needs the
+        training ``corpus`` again to compute its principal component.
+        """
+        pooling = self._state()
+        spec = self.spec.model_copy(update={"weighting": weighting, "sif_a": sif_a or self.spec.sif_a})
+        spec = Word2VecSpec.model_validate(spec.model_dump())
+        weights = token_weights(
+            weighting, pooling.counts, pooling.doc_freqs, pooling.n_docs, pooling.total_tokens, spec.sif_a
+        )
+        new = _Pooling(**{**pooling.__dict__, "weights": weights, "component": None})
+        if weighting == "sif":
+            if corpus is None:
+                raise InvalidParameter("SIF needs the training corpus for its principal component", field="corpus")
+            docs, _ = prepare_corpus(corpus, Tokenizer(spec.tokenizer), NullProgress())
+            new = _with_component(new, _first_component(new, docs, NullProgress()))
+        other = type(self)(spec)
+        other._pooling = new
+        return other
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _state(self) -> _Pooling:
+        if self._pooling is None:
+            raise NotFitted("the word2vec embedder has not been trained or loaded")
+        return self._pooling
+
+    def _embed_tokens(self, pooling: _Pooling, tokens: list[str]) -> np.ndarray | None:
+        index = pooling.key_to_index
+        indices = np.fromiter((index[t] for t in tokens if t in index), dtype=np.int64)
+        if indices.size == 0:
+            return None
+        vec = _pool(indices, pooling.weights, pooling.vectors, self.spec.weighting)
+        if pooling.component is not None:
+            u = pooling.component.astype(np.float64)
+            vec = vec - (vec @ u) * u
+        return vec.astype(np.float32)
+
+    def _vocab_word(self, word: str, *, field: str) -> str:
+        """The vocabulary key for a user-typed word, normalised like the training text."""
+        tokens = self._tokenizer.tokenize(word)
+        if len(tokens) == 1 and tokens[0] in self._state().key_to_index:
+            return tokens[0]
+        raise OutOfVocabulary(word, field=field)
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise InvalidParameter(f"k must be at least 1, got {k}", field="k")
+
+
+def _first_component(pooling: _Pooling, docs: Iterable[list[str]], progress: Progress) -> np.ndarray:
+    """First principal component (uncentred, as Arora et al.) of the training documents'
+    weighted vectors, from the streamed dim x dim scatter matrix (memory independent of corpus size)."""
+    index = pooling.key_to_index
+    dim = pooling.vectors.shape[1]
+    scatter = np.zeros((dim, dim), dtype=np.float64)
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if batch:
+            x = np.stack(batch)
+            scatter[:] += x.T @ x
+            progress.advance(len(batch))
+            batch.clear()
+
+    for tokens in docs:
+        indices = np.fromiter((index[t] for t in tokens if t in index), dtype=np.int64)
+        batch.append(
+            _pool(indices, pooling.weights, pooling.vectors, "sif") if indices.size else np.zeros(dim, dtype=np.float64)
+        )
+        if len(batch) == 1000:
+            flush()
+    flush()
+    _, eigvecs = np.linalg.eigh(scatter)
+    u = eigvecs[:, -1]
+    # Fix the sign so the saved component does not depend on LAPACK's choice.
+    if u[np.argmax(np.abs(u))] < 0:
+        u = -u
+    return (u / np.linalg.norm(u)).astype(np.float32)
+
+
+def _with_component(pooling: _Pooling, component: np.ndarray) -> _Pooling:
+    return _Pooling(**{**pooling.__dict__, "component": component})

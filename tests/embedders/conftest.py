@@ -1,0 +1,98 @@
+"""Shared fixtures: real corpora, and models trained once per session.
+
+Contract tests use small, fast specs (quality is not asserted on them); the
+quality tests (marked ``slow``) train each family's *default* spec on the
+350-document Lee corpus, exactly what the demo does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from embedders import ListCorpus, create, families, parse_spec
+from embedders.base import Embedder, EmbedderSpec
+from embedders.datasets import lee_background, lee_test
+
+# Small, fast parameters per family for the contract tests. A newly registered
+# family must add an entry here (the contract tests fail until it does).
+FAST_SPECS: dict[str, dict[str, Any]] = {
+    "word2vec": {"dim": 24, "epochs": 5, "min_count": 2, "workers": 2},
+    "doc2vec": {"dim": 24, "epochs": 5, "infer_epochs": 10, "min_count": 2, "workers": 2},
+}
+
+# Parameters that make ``fit`` leave no word in the vocabulary, per family.
+EMPTY_VOCAB_SPECS: dict[str, dict[str, Any]] = {
+    "word2vec": {"min_count": 100_000},
+    "doc2vec": {"min_count": 100_000},
+}
+
+
+def fast_spec(family: str, **overrides: Any) -> EmbedderSpec:
+    if family not in FAST_SPECS:
+        pytest.fail(f"family {family!r} has no entry in tests/embedders/conftest.py FAST_SPECS")
+    return parse_spec({"type": family, **FAST_SPECS[family], **overrides})
+
+
+class RecordingProgress:
+    """Progress sink that records phases and advances; optionally cancels."""
+
+    def __init__(self, cancel_after: int | None = None, phase_to_cancel: str = "train") -> None:
+        self.events: list[tuple[str, int]] = []
+        self.phase = ""
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
+        self._cancel_after = cancel_after
+        self._phase_to_cancel = phase_to_cancel
+
+    def start(self, phase: str, total: int) -> None:
+        self.phase = phase
+        self.totals[phase] = total
+        self.done.setdefault(phase, 0)
+
+    def advance(self, n: int = 1) -> None:
+        self.done[self.phase] += n
+        if (
+            self._cancel_after is not None
+            and self.phase == self._phase_to_cancel
+            and self.done[self.phase] >= self._cancel_after
+        ):
+            raise JobCancelled(f"cancelled after {self.done[self.phase]} {self.phase} steps")
+
+
+class JobCancelled(Exception):
+    """What a job runner raises from Progress.advance to stop the work."""
+
+
+@pytest.fixture(scope="session")
+def background_corpus() -> ListCorpus:
+    """The 300 Lee background documents, ids 1000.. (not row positions, like SQL ids)."""
+    return ListCorpus((1000 + i, text) for i, text in enumerate(lee_background()))
+
+
+@pytest.fixture(scope="session")
+def lee_corpus() -> ListCorpus:
+    """Lee background + the 50 rated test documents: the demo collection."""
+    texts = lee_background() + lee_test()
+    return ListCorpus((1000 + i, text) for i, text in enumerate(texts))
+
+
+@pytest.fixture(scope="session")
+def small_corpus() -> ListCorpus:
+    """60 real documents: enough to train something in a fraction of a second."""
+    return ListCorpus((i, text) for i, text in enumerate(lee_background()[:60]))
+
+
+@pytest.fixture(scope="session", params=families())
+def family(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def fitted(family: str, background_corpus: ListCorpus) -> Embedder:
+    """A fast-spec embedder of ``family`` fitted on the background corpus, once per session.
+
+    Shared by many tests: they must not mutate it.
+    """
+    return create(fast_spec(family)).fit(background_corpus)
