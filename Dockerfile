@@ -3,7 +3,8 @@
 # docker-compose.yml picks the command per service.
 #
 # Two stages so the runtime image carries the installed project but not pip's
-# build tree or the source checkout. No GPU/torch yet: only `pip install .`.
+# build tree or the source checkout. torch is the CPU build, installed first
+# from PyTorch's CPU index so `pip install .` does not pull a multi-GB CUDA build.
 
 FROM python:3.11-slim AS build
 
@@ -22,7 +23,8 @@ COPY embedders ./embedders
 COPY indexers ./indexers
 COPY service ./service
 COPY migrations ./migrations
-RUN pip install .
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && pip install .
 
 
 FROM python:3.11-slim

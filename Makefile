@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Installed before the project so nothing resolves an unpinned torch (that would be a multi-GB CUDA build).
+TORCH  ?= torch==2.13.0
 
 .PHONY: install test demo bench clean
 
@@ -14,6 +16,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet '$(TORCH)'
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
