@@ -125,6 +125,7 @@ class JobProgress:
         self._cancelled = cancelled
         self._done = 0
         self._last_flush = 0.0
+        self._metrics: dict[str, Any] = {}
 
     def start(self, phase: str, total: int) -> None:
         self._check()
@@ -138,8 +139,16 @@ class JobProgress:
         if now - self._last_flush >= FLUSH_SECONDS:
             self._write(done=self._done)
 
+    def note(self, **metrics: float | int | str) -> None:
+        """Live figures (tokens/s, perplexity, ...) shown on the job; merged, newest value wins."""
+        self._check()
+        self._metrics.update(metrics)
+        now = datetime.now().timestamp()
+        if now - self._last_flush >= FLUSH_SECONDS:
+            self._write(done=self._done, metrics=dict(self._metrics))
+
     def flush(self) -> None:
-        self._write(done=self._done)
+        self._write(done=self._done, **({"metrics": dict(self._metrics)} if self._metrics else {}))
 
     def _check(self) -> None:
         if self._cancelled.is_set():

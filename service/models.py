@@ -141,6 +141,8 @@ class Job(Base):
     done: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    # Latest figures the job reported (e.g. tokens_per_s, perplexity, heldout_perplexity).
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

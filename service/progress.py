@@ -24,6 +24,10 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.update(n)
 
+    def note(self, **metrics: float | int | str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in metrics.items()}, refresh=False)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -43,3 +47,10 @@ class FanOut:
     def advance(self, n: int = 1) -> None:
         for sink in self._sinks:
             sink.advance(n)
+
+    def note(self, **metrics: float | int | str) -> None:
+        """Optional on sinks: those without ``note`` just don't show metrics."""
+        for sink in self._sinks:
+            note = getattr(sink, "note", None)
+            if note is not None:
+                note(**metrics)

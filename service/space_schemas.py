@@ -46,6 +46,7 @@ class JobPublic(BaseModel):
     done: int
     total: int | None
     error: dict[str, Any] | None
+    metrics: dict[str, Any] | None = Field(None, description="Latest figures reported by the job, e.g. perplexity.")
     cancel_requested: bool
     created_at: datetime
     started_at: datetime | None

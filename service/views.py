@@ -64,6 +64,7 @@ def job_view(session: Session, job: Job) -> JobPublic:
         done=job.done,
         total=job.total,
         error=job.error,
+        metrics=job.metrics,
         cancel_requested=job.cancel_requested,
         created_at=job.created_at,
         started_at=job.started_at,

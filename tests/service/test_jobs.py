@@ -121,3 +121,24 @@ def test_stale_running_job_is_requeued(db: Database) -> None:
         s.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
     assert requeue_stale(db, timeout=60) == 1
     assert claim_next(db, "new-worker") == job_id
+
+
+def test_progress_metrics_reach_the_job_row(db: Database) -> None:
+    from service.jobs import JobProgress
+
+    with db.session() as s:
+        job_id = enqueue(s, "build_space", collection_id=None, space_id=None).id
+    progress = JobProgress(db, job_id, threading.Event())
+    progress.start("train", 10)
+    progress.advance(3)
+    progress.note(tokens_per_s=1234.5, perplexity=88.0)
+    progress.note(perplexity=80.0)
+    progress.flush()
+    with db.session() as s:
+        job = get_job(s, job_id)
+        assert (job.phase, job.done, job.total) == ("train", 3, 10)
+        assert job.metrics == {"tokens_per_s": 1234.5, "perplexity": 80.0}
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(Exception, match="cancelled"):
+        JobProgress(db, job_id, cancelled).note(perplexity=1.0)
