@@ -200,6 +200,26 @@ def documents_by_ids(session: Session, ids: Sequence[int]) -> dict[int, Document
     return {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(list(ids))))}
 
 
+@dataclass(frozen=True)
+class HitRow:
+    external_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def hit_rows(session: Session, ids: Sequence[int], snippet: int) -> dict[int, HitRow]:
+    """What a search hit shows, in one column select (no ORM entities: this is the hot path)."""
+    if not ids:
+        return {}
+    text = func.substr(Document.text, 1, snippet) if snippet else Document.text
+    rows = session.execute(
+        select(Document.id, Document.external_id, text.label("text"), Document.meta.label("meta")).where(
+            Document.id.in_(list(ids))
+        )
+    )
+    return {r.id: HitRow(r.external_id, r.text or "", r.meta or {}) for r in rows}
+
+
 # ----------------------------------------------------------------------------- change log
 
 
@@ -207,15 +227,15 @@ def max_change_id(session: Session, collection_id: int) -> int:
     return session.scalar(select(func.max(Change.id)).where(Change.collection_id == collection_id)) or 0
 
 
-def changes_after(session: Session, collection_id: int, after_id: int, limit: int) -> list[Change]:
-    return list(
-        session.scalars(
-            select(Change)
-            .where(Change.collection_id == collection_id, Change.id > after_id)
-            .order_by(Change.id)
-            .limit(limit)
-        )
+def changes_after(session: Session, collection_id: int, after_id: int, limit: int) -> list[tuple[int, int]]:
+    """(change id, document id) pairs after ``after_id``, oldest first."""
+    rows = session.execute(
+        select(Change.id, Change.document_id)
+        .where(Change.collection_id == collection_id, Change.id > after_id)
+        .order_by(Change.id)
+        .limit(limit)
     )
+    return [(r.id, r.document_id) for r in rows]
 
 
 # ----------------------------------------------------------------------------- metadata filters
@@ -223,14 +243,16 @@ def changes_after(session: Session, collection_id: int, after_id: int, limit: in
 FilterValue = str | int | float | bool
 
 
-def filtered_ids(session: Session, collection: Collection, where: dict[str, Any]) -> np.ndarray:
+def filtered_ids(session: Session, collection: Collection | SpaceRef, where: dict[str, Any]) -> np.ndarray:
     """Ids of documents whose metadata equals every given value, checked against the collection schema.
 
     The ids become a FAISS IDSelector, so the filter is applied inside the
     index search rather than by over-fetching and discarding.
     """
+    collection_id = collection.collection_id if isinstance(collection, SpaceRef) else collection.id
+    name = collection.collection_name if isinstance(collection, SpaceRef) else collection.name
     schema = collection.metadata_schema or {}
-    stmt = select(Document.id).where(Document.collection_id == collection.id)
+    stmt = select(Document.id).where(Document.collection_id == collection_id)
     for key, value in where.items():
         field = f"filter.{key}"
         kind = json_type(value)
@@ -243,7 +265,7 @@ def filtered_ids(session: Session, collection: Collection, where: dict[str, Any]
         known = schema.get(key)
         if known is None:
             raise InvalidInput(
-                f"no document in collection {collection.name!r} has metadata field {key!r}"
+                f"no document in collection {name!r} has metadata field {key!r}"
                 + (f"; known fields: {', '.join(sorted(schema))}" if schema else ""),
                 field=field,
                 code="unknown_filter_field",
@@ -265,6 +287,69 @@ def filtered_ids(session: Session, collection: Collection, where: dict[str, Any]
 
 
 # ----------------------------------------------------------------------------- spaces
+
+
+@dataclass(frozen=True)
+class SpaceRef:
+    """A space as the query path needs it, read with its collection in one join."""
+
+    id: int
+    name: str
+    collection_id: int
+    collection_name: str
+    metadata_schema: dict[str, str]
+    status: str
+    error: dict[str, Any] | None
+    embedder_type: str
+    store_vectors: bool
+    built_change_id: int | None
+
+
+def resolve_space(session: Session, collection_name: str, space_name: str | None) -> SpaceRef:
+    """Collection + space (the default one when no name is given) in one query; 404s name what is missing."""
+    on = Space.collection_id == Collection.id
+    on = on & (Space.name == space_name if space_name is not None else Space.id == Collection.default_space_id)
+    row = session.execute(
+        select(
+            Collection.id.label("cid"),
+            Collection.metadata_schema,
+            Collection.default_space_id,
+            Space.id,
+            Space.name,
+            Space.status,
+            Space.error,
+            Space.embedder_type,
+            Space.store_vectors,
+            Space.built_change_id,
+        )
+        .select_from(Collection)
+        .outerjoin(Space, on)
+        .where(Collection.name == collection_name)
+    ).first()
+    if row is None:
+        raise NotFound(f"collection {collection_name!r} not found", field="collection", code="collection_not_found")
+    if row.id is None:
+        if space_name is None:
+            raise NotFound(
+                f"collection {collection_name!r} has no space yet: create one with POST /collections/{collection_name}/spaces",
+                field="space",
+                code="space_not_found",
+            )
+        raise NotFound(
+            f"space {space_name!r} not found in collection {collection_name!r}", field="space", code="space_not_found"
+        )
+    return SpaceRef(
+        id=row.id,
+        name=row.name,
+        collection_id=row.cid,
+        collection_name=collection_name,
+        metadata_schema=row.metadata_schema or {},
+        status=row.status,
+        error=row.error,
+        embedder_type=row.embedder_type,
+        store_vectors=row.store_vectors,
+        built_change_id=row.built_change_id,
+    )
 
 
 def get_space(session: Session, collection: Collection, name: str | None) -> Space:

@@ -164,3 +164,31 @@ class AnalogyRequest(BaseModel):
 class AnalogyResponse(BaseModel):
     space: str
     results: list[WordScore]
+
+
+class TokensRequest(BaseModel):
+    """Ask a contextual space (bilstm) for each token's vector in this sentence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000)
+    neighbors: int = Field(0, ge=0, le=100, description="Also return this many nearest vocabulary words per token.")
+    vectors: bool = Field(True, description="Include the vectors themselves.")
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        return value
+
+
+class TokenVector(BaseModel):
+    token: str
+    vector: list[float] | None = None
+    neighbors: list[WordScore] | None = None
+
+
+class TokensResponse(BaseModel):
+    space: str
+    tokens: list[TokenVector]

@@ -11,13 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from embedders.base import WordVectors
+from embedders.base import ContextualTokens, WordVectors
+
+from sqlalchemy import select
 
 from .db import Database
-from .errors import InvalidInput
-from .models import Collection, Space
-from .repository import documents_by_ids, filtered_ids, get_collection, get_document, get_space
-from .schemas import Hit, WordScore
+from .errors import InvalidInput, NotFound
+from .models import Document
+from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from .schemas import Hit, TokenVector, WordScore
 from .spaces import SpaceRuntime, SpaceRuntimes
 from .vector_store import reusable_vectors
 
@@ -28,32 +30,35 @@ def check_k(k: int, max_k: int, field: str = "k") -> None:
 
 
 class Searcher:
-    """Query entry points; holds only the collaborators, no state of its own."""
+    """Query entry points; holds only the collaborators, no state of its own.
+
+    The query path reads SQL twice: one session resolves the collection and
+    space in a single join and reads the head of the change log (so a space
+    already caught up skips the replay query), the other hydrates the hits
+    with one column select. ORM entities stay out of it: they cost more than
+    the FAISS search itself.
+    """
 
     def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
         self.db = db
         self.runtimes = runtimes
         self.max_k = max_k
 
-    def _resolve(self, collection_name: str, space_name: str | None) -> tuple[Collection, Space, SpaceRuntime]:
-        with self.db.session() as session:
-            collection = get_collection(session, collection_name)
-            space = get_space(session, collection, space_name)
-        return collection, space, self.runtimes.get(space)
-
-    def _allowed(self, collection: Collection, where: dict[str, Any]) -> np.ndarray | None:
-        if not where:
-            return None
-        with self.db.session() as session:
-            return filtered_ids(session, collection, where)
+    def _resolve(
+        self, collection_name: str, space_name: str | None, where: dict[str, Any] | None = None
+    ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
+        with self.db.sessions() as session:
+            ref = resolve_space(session, collection_name, space_name)
+            head = max_change_id(session, ref.collection_id)
+            allowed = filtered_ids(session, ref, where) if where else None
+        return ref, self.runtimes.get(ref, head), allowed
 
     def search(
         self, collection_name: str, query: str, k: int, where: dict[str, Any], space_name: str | None, snippet: int
     ) -> tuple[str, list[Hit]]:
         check_k(k, self.max_k)
-        collection, space, runtime = self._resolve(collection_name, space_name)
+        space, runtime, allowed = self._resolve(collection_name, space_name, where)
         vector = runtime.embedder.embed_query(query)
-        allowed = self._allowed(collection, where)
         return space.name, self._run(runtime, vector, k, allowed, snippet, exclude=None)
 
     def similar(
@@ -61,20 +66,28 @@ class Searcher:
     ) -> tuple[str, list[Hit]]:
         """Neighbours of a stored document (itself excluded), from its stored vector when there is one."""
         check_k(k, self.max_k)
-        collection, space, runtime = self._resolve(collection_name, space_name)
-        with self.db.session() as session:
-            doc = get_document(session, collection, external_id)
+        space, runtime, allowed = self._resolve(collection_name, space_name, where)
+        with self.db.sessions() as session:
+            doc = session.execute(
+                select(Document.id, Document.text, Document.content_hash).where(
+                    Document.collection_id == space.collection_id, Document.external_id == external_id
+                )
+            ).first()
+            if doc is None:
+                raise NotFound(
+                    f"document {external_id!r} not found in collection {collection_name!r}",
+                    field="external_id",
+                    code="document_not_found",
+                )
             mask, vectors = reusable_vectors(session, space.id, [doc.id], [doc.content_hash], runtime.embedder.dim)
-            doc_id, text = doc.id, doc.text
-        vector = vectors[0] if mask[0] else runtime.embedder.embed_documents([text])[0]
+        vector = vectors[0] if mask[0] else runtime.embedder.embed_documents([doc.text])[0]
         if not np.any(vector):
             raise InvalidInput(
                 f"document {external_id!r} has no vector in space {space.name!r} (nothing in it is embeddable)",
                 field="external_id",
                 code="empty_text",
             )
-        allowed = self._allowed(collection, where)
-        return space.name, self._run(runtime, vector, k, allowed, snippet, exclude=doc_id)
+        return space.name, self._run(runtime, vector, k, allowed, snippet, exclude=doc.id)
 
     def _run(
         self,
@@ -92,24 +105,52 @@ class Searcher:
         fetch = k + 1 if exclude is not None and allowed is None else k
         scores, ids = runtime.index.search(vector[None, :], fetch, allowed_ids=allowed)
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and i != exclude][:k]
-        with self.db.session() as session:
-            docs = documents_by_ids(session, [i for i, _ in pairs])
+        with self.db.sessions() as session:
+            rows = hit_rows(session, [i for i, _ in pairs], snippet)
         # A hit deleted between the search and this read is dropped rather than shown half-empty.
         return [
-            Hit(id=i, external_id=docs[i].external_id, score=s, text=docs[i].text[:snippet], metadata=docs[i].meta or {})
+            Hit(id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata)
             for i, s in pairs
-            if i in docs
+            if i in rows
         ]
 
-    def _word_model(self, collection_name: str, space_name: str) -> tuple[Space, WordVectors]:
-        _, space, runtime = self._resolve(collection_name, space_name)
-        if not isinstance(runtime.embedder, WordVectors):
+    def _model(self, collection_name: str, space_name: str) -> tuple[SpaceRef, object]:
+        space, runtime, _ = self._resolve(collection_name, space_name)
+        return space, runtime.embedder
+
+    def _word_model(self, collection_name: str, space_name: str) -> tuple[SpaceRef, WordVectors]:
+        space, model = self._model(collection_name, space_name)
+        if not isinstance(model, WordVectors):
             raise InvalidInput(
                 f"space {space.name!r} ({space.embedder_type}) has no word vectors; use a word2vec space",
                 field="space",
                 code="not_supported",
             )
-        return space, runtime.embedder
+        return space, model
+
+    def contextual_tokens(
+        self, collection_name: str, space_name: str, text: str, neighbors: int, with_vectors: bool
+    ) -> tuple[str, list[TokenVector]]:
+        """Each token's vector in its sentence (and its nearest vocabulary words): the context effect, visible."""
+        space, model = self._model(collection_name, space_name)
+        if not isinstance(model, ContextualTokens):
+            raise InvalidInput(
+                f"space {space.name!r} ({space.embedder_type}) has no contextual token vectors; use a bilstm space",
+                field="space",
+                code="not_supported",
+            )
+        tokens, vectors = model.token_vectors(text)
+        if not tokens:
+            raise InvalidInput("text has no tokens", field="text", code="empty_text")
+        near = model.contextual_neighbors(text, neighbors) if neighbors else None
+        return space.name, [
+            TokenVector(
+                token=tok,
+                vector=vectors[i].tolist() if with_vectors else None,
+                neighbors=[WordScore(word=w, score=s) for w, s in near[i][1]] if near else None,
+            )
+            for i, tok in enumerate(tokens)
+        ]
 
     def word_neighbors(self, collection_name: str, space_name: str, word: str, k: int) -> tuple[str, list[WordScore]]:
         check_k(k, self.max_k)

@@ -25,7 +25,7 @@ from indexers.faiss_index import load_index
 from .db import Database
 from .errors import Conflict
 from .models import Space
-from .repository import changes_after, documents_by_ids
+from .repository import SpaceRef, changes_after, documents_by_ids
 from .vector_store import reusable_vectors, save_vectors
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ class SpaceRuntime:
                     changes = changes_after(session, self.collection_id, self.applied_change_id, REPLAY_PAGE)
                     if not changes:
                         break
-                    self._apply(session, [c.document_id for c in changes])
-                    self.applied_change_id = changes[-1].id
+                    self._apply(session, [doc_id for _, doc_id in changes])
+                    self.applied_change_id = changes[-1][0]
                     applied += len(changes)
             if applied:
                 self.unsaved_changes += applied
@@ -132,8 +132,12 @@ class SpaceRuntimes:
         self._cache: dict[int, SpaceRuntime] = {}
         self._lock = threading.Lock()
 
-    def get(self, space: Space) -> SpaceRuntime:
-        """The live space, loaded from its snapshot and caught up with SQL."""
+    def get(self, space: Space | SpaceRef, head_change_id: int | None = None) -> SpaceRuntime:
+        """The live space, loaded from its snapshot and caught up with SQL.
+
+        ``head_change_id`` (the collection's latest change, if the caller already read it)
+        skips the replay query when nothing happened since the last catch-up.
+        """
         if space.status != "ready":
             raise Conflict(
                 f"space {space.name!r} is {space.status}"
@@ -146,10 +150,11 @@ class SpaceRuntimes:
             if runtime is None:
                 runtime = self._load(space)
                 self._cache[space.id] = runtime
-        runtime.catch_up(self.db)
+        if head_change_id is None or head_change_id > runtime.applied_change_id:
+            runtime.catch_up(self.db)
         return runtime
 
-    def _load(self, space: Space) -> SpaceRuntime:
+    def _load(self, space: Space | SpaceRef) -> SpaceRuntime:
         directory = space_dir(self.spaces_root, space.id)
         try:
             embedder = registry.load(directory / EMBEDDER_DIR)

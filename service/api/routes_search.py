@@ -6,7 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..schemas import AnalogyRequest, AnalogyResponse, SearchRequest, SearchResponse, SimilarRequest, WordNeighbors
+from ..schemas import (
+    AnalogyRequest,
+    AnalogyResponse,
+    SearchRequest,
+    SearchResponse,
+    SimilarRequest,
+    TokensRequest,
+    TokensResponse,
+    WordNeighbors,
+)
 from .deps import SearcherDep
 
 router = APIRouter(tags=["search"])
@@ -40,3 +49,10 @@ def analogy(name: str, space: str, body: AnalogyRequest, searcher: SearcherDep) 
     """Words nearest to sum(positive) - sum(negative), e.g. king + woman - man."""
     space_name, results = searcher.analogy(name, space, body.positive, body.negative, body.k)
     return AnalogyResponse(space=space_name, results=results)
+
+
+@router.post("/collections/{name}/spaces/{space}/tokens", response_model=TokensResponse)
+def contextual_tokens(name: str, space: str, body: TokensRequest, searcher: SearcherDep) -> TokensResponse:
+    """Contextual vectors of each token of a sentence in a bilstm space (the same word differs by context)."""
+    space_name, tokens = searcher.contextual_tokens(name, space, body.text, body.neighbors, body.vectors)
+    return TokensResponse(space=space_name, tokens=tokens)
