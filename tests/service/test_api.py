@@ -155,6 +155,8 @@ def test_words(seeded: TestClient) -> None:
     _error(
         seeded.post("/collections/topics/spaces/w2v/words/analogy", json={"positive": ["zyzzyva"], "k": 3}), 404, "out_of_vocabulary"
     )
+    # Contextual token vectors are for bilstm spaces.
+    _error(seeded.post("/collections/topics/spaces/w2v/tokens", json={"text": "a goal"}), 422, "not_supported", "space")
 
 
 def test_writes_reach_the_index(seeded: TestClient) -> None:
