@@ -34,6 +34,26 @@ class Progress(Protocol):
     def advance(self, n: int = 1) -> None: ...
 
 
+@runtime_checkable
+class ReportsMetrics(Protocol):
+    """Optional extra of a :class:`Progress` sink: live figures of long work.
+
+    Training loops call ``note(tokens_per_second=..., perplexity=...)`` between
+    units of work; the job row stores them and the tqdm bar shows them. It is a
+    separate protocol so that sinks without it keep working: callers go through
+    :func:`note_metrics`. Like ``advance``, it may raise to cancel the work.
+    """
+
+    def note(self, **metrics: float | int | str) -> None: ...
+
+
+def note_metrics(progress: Progress, **metrics: float | int | str) -> None:
+    """Pass ``metrics`` to ``progress.note`` when the sink has one; do nothing otherwise."""
+    note = getattr(progress, "note", None)
+    if note is not None:
+        note(**metrics)
+
+
 class NullProgress:
     """A progress sink that ignores everything (library use, tests)."""
 
@@ -139,7 +159,7 @@ class HasTrainedVectors(Protocol):
 
 @runtime_checkable
 class WordVectors(Protocol):
-    """Token-level families (word2vec, later bilstm) answer word neighbours."""
+    """Token-level families (word2vec, bilstm) answer word neighbours."""
 
     def word_neighbors(self, word: str, k: int) -> list[tuple[str, float]]:
         """Raises OutOfVocabulary for an unknown word (after the shared tokenizer's normalisation)."""
@@ -147,6 +167,28 @@ class WordVectors(Protocol):
 
     def analogy(self, positive: Sequence[str], negative: Sequence[str], k: int) -> list[tuple[str, float]]:
         """a + b - c style: most similar to sum(positive) - sum(negative), inputs excluded."""
+        ...
+
+
+@runtime_checkable
+class ContextualTokens(Protocol):
+    """Families whose token vectors depend on the sentence around them (bilstm).
+
+    The service exposes these so users can see the context effect: the same
+    word gets a different vector, and different neighbours, in another sentence.
+    """
+
+    def token_vectors(self, text: str) -> tuple[list[str], np.ndarray]:
+        """The text's tokens and their contextual vectors, float32 (n_tokens, token_dim).
+
+        Every token gets a vector, known word or not; a text without tokens gives
+        ``([], an empty (0, token_dim) array)`` rather than an error.
+        """
+        ...
+
+    def contextual_neighbors(self, text: str, k: int) -> list[tuple[str, list[tuple[str, float]]]]:
+        """For each token of ``text``, in order: the ``k`` vocabulary words whose
+        context-free vectors are nearest (cosine) to its contextual vector."""
         ...
 
 
