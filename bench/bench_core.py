@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embedders.datasets import lee_background, lee_test  # noqa: E402
-from embedders.tokenizer import Tokenizer, TokenizerSpec  # noqa: E402
+from embedders.tokenizer import Tokenizer  # noqa: E402
 
 W2V = {"type": "word2vec", "dim": 100, "epochs": 10, "min_count": 2, "seed": 1}
 
@@ -244,8 +244,8 @@ def bench_word2vec_training(repeats: int = 3) -> dict[str, Any]:
 
     texts = synthetic_documents(20_000, seed=3)
     corpus = ListCorpus(list(enumerate(texts)))
-    tok = Tokenizer(TokenizerSpec())
     spec = registry.parse_spec({**W2V, "workers": 2})
+    tok = Tokenizer(spec.tokenizer)  # the very tokens vecdex trains on (stop words removed by default)
     params = dict(
         vector_size=spec.dim, window=spec.window, min_count=spec.min_count, epochs=spec.epochs, seed=spec.seed,
         workers=2, sg=1 if spec.architecture == "skipgram" else 0, hs=1 if spec.softmax == "hierarchical" else 0,
