@@ -6,6 +6,7 @@ package is cheap.
 """
 
 from embedders.base import (
+    ContextualTokens,
     Corpus,
     Embedder,
     EmbedderSpec,
@@ -14,10 +15,12 @@ from embedders.base import (
     Metric,
     NullProgress,
     Progress,
+    ReportsMetrics,
     SupportsPreflight,
     TrainingDocument,
     WordVectors,
 )
+from embedders.bilstm import BiLSTMEmbedder, BiLSTMSpec
 from embedders.doc2vec import Doc2VecEmbedder, Doc2VecSpec
 from embedders.errors import (
     CorpusTooSmall,
@@ -36,6 +39,9 @@ from embedders.word2vec import Word2VecEmbedder, Word2VecSpec
 
 __all__ = [
     "AnyEmbedderSpec",
+    "BiLSTMEmbedder",
+    "BiLSTMSpec",
+    "ContextualTokens",
     "Corpus",
     "CorpusTooSmall",
     "Doc2VecEmbedder",
@@ -54,6 +60,7 @@ __all__ = [
     "NullProgress",
     "OutOfVocabulary",
     "Progress",
+    "ReportsMetrics",
     "SupportsPreflight",
     "Tokenizer",
     "TokenizerSpec",

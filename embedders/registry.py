@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Protocol, Union
 from pydantic import Field
 
 from embedders.base import Embedder, EmbedderSpec, read_manifest
+from embedders.bilstm import BiLSTMEmbedder
 from embedders.doc2vec import Doc2VecEmbedder
 from embedders.errors import UnknownEmbedderType
 from embedders.word2vec import Word2VecEmbedder
@@ -34,6 +35,7 @@ class RegisteredEmbedder(Protocol):
 _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     Word2VecEmbedder,
     Doc2VecEmbedder,
+    BiLSTMEmbedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}

@@ -20,12 +20,17 @@ from embedders.datasets import lee_background, lee_test
 FAST_SPECS: dict[str, dict[str, Any]] = {
     "word2vec": {"dim": 24, "epochs": 5, "min_count": 2, "workers": 2},
     "doc2vec": {"dim": 24, "epochs": 5, "infer_epochs": 10, "min_count": 2, "workers": 2},
+    "bilstm": {
+        "char_dim": 8, "filters": [[1, 16], [2, 16], [3, 16]], "projection_dim": 16, "hidden_dim": 32,
+        "epochs": 1, "batch_size": 64, "min_count": 2,
+    },
 }
 
 # Parameters that make ``fit`` leave no word in the vocabulary, per family.
 EMPTY_VOCAB_SPECS: dict[str, dict[str, Any]] = {
     "word2vec": {"min_count": 100_000},
     "doc2vec": {"min_count": 100_000},
+    "bilstm": {"min_count": 100_000},
 }
 
 

@@ -97,7 +97,7 @@ def test_save_load_round_trip_is_bit_identical(fitted: Embedder, family: str, tm
     assert {"vecdex", "numpy"} <= set(manifest["versions"])
     # Never a pickle at the top level of a model directory.
     for path in (tmp_path / "model").iterdir():
-        assert path.is_dir() or path.suffix in (".json", ".npy"), path
+        assert path.is_dir() or path.suffix in (".json", ".npy", ".safetensors"), path
 
     loaded = load(tmp_path / "model")
     assert type(loaded) is type(fitted)
@@ -176,8 +176,10 @@ def test_fit_reports_progress_per_epoch(family: str, small_corpus: ListCorpus) -
     progress = RecordingProgress()
     spec = fast_spec(family, epochs=4)
     create(spec).fit(small_corpus, progress)
-    assert progress.totals["train"] == 4
-    assert progress.done["train"] == 4
+    # gensim families count epochs; bilstm counts batches (epochs x batches per epoch),
+    # so a cancellation stops it within a batch. Either way the phase ends complete.
+    assert progress.totals["train"] % 4 == 0 and progress.totals["train"] >= 4
+    assert progress.done["train"] == progress.totals["train"]
 
 
 def test_exception_from_progress_cancels_fit(family: str, small_corpus: ListCorpus) -> None:

@@ -90,7 +90,7 @@ def test_load_errors(tmp_path: Path) -> None:
 def test_importing_embedders_is_light() -> None:
     code = (
         "import sys, embedders, embedders.registry;"
-        "heavy = [m for m in ('gensim', 'jieba', 'torch', 'scipy') if m in sys.modules];"
+        "heavy = [m for m in ('gensim', 'jieba', 'torch', 'safetensors', 'scipy') if m in sys.modules];"
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
