@@ -230,10 +230,9 @@ def ingest(
             if len(batch) >= batch_size:
                 _flush(db, collection, batch, stats, file)
                 batch = []
-            bar.n = record.line
-            bar.refresh() if record.line % 1000 == 0 else None
+            bar.update(record.line - bar.n)  # lines, not records: blank lines and multi-line CSV count too
         _flush(db, collection, batch, stats, file)
-        bar.n = bar.total
+        bar.update(bar.total - bar.n)
     typer.echo(
         f"{collection}: {stats['created']} created, {stats['updated']} updated, "
         f"{stats['unchanged']} unchanged, {stats['rejected']} rejected"
@@ -259,7 +258,7 @@ def _flush(db, collection: str, batch: list[tuple[int, Any]], stats: dict[str, i
         stats["unchanged"] += r.unchanged
         return
     except InvalidInput:
-        pass
+        pass  # refused whole: find the offending line(s) below, write the rest
     for line, doc in batch:
         try:
             with db.session() as session:
