@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+def non_blank(message: str) -> AfterValidator:
+    """A validator refusing strings of only white space, with the message the API and ingest report."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
 
 MAX_EXTERNAL_ID = 256
 MAX_TEXT_CHARS = 1_000_000
@@ -20,23 +31,13 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: str = Field(min_length=1, max_length=MAX_EXTERNAL_ID, description="Your id; unique in the collection.")
-    text: str = Field(max_length=MAX_TEXT_CHARS, description="The text to embed; must contain a non-space character.")
+    external_id: Annotated[str, non_blank("external_id is blank")] = Field(
+        min_length=1, max_length=MAX_EXTERNAL_ID, description="Your id; unique in the collection."
+    )
+    text: Annotated[str, non_blank("text is empty")] = Field(
+        max_length=MAX_TEXT_CHARS, description="The text to embed; must contain a non-space character."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON object; scalar fields can be filtered on.")
-
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty")
-        return value
-
-    @field_validator("external_id")
-    @classmethod
-    def _id_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("external_id is blank")
-        return value
 
 
 # ----------------------------------------------------------------------------- collections
@@ -106,18 +107,11 @@ class DocumentPage(BaseModel):
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=100_000)
+    query: Annotated[str, non_blank("query is empty")] = Field(min_length=1, max_length=100_000)
     k: int = Field(10, description="Number of results, 1..VECDEX_MAX_K.")
     filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
-
-    @field_validator("query")
-    @classmethod
-    def _query_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query is empty")
-        return value
 
 
 class SimilarRequest(BaseModel):
@@ -171,16 +165,9 @@ class TokensRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Annotated[str, non_blank("text is empty")] = Field(min_length=1, max_length=10_000)
     neighbors: int = Field(0, ge=0, le=100, description="Also return this many nearest vocabulary words per token.")
     vectors: bool = Field(True, description="Include the vectors themselves.")
-
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty")
-        return value
 
 
 class TokenVector(BaseModel):
