@@ -20,6 +20,7 @@ from embedders.base import (
     TrainingDocument,
     WordVectors,
 )
+from embedders.bert import BertEmbedder, BertSpec
 from embedders.bilstm import BiLSTMEmbedder, BiLSTMSpec
 from embedders.doc2vec import Doc2VecEmbedder, Doc2VecSpec
 from embedders.errors import (
@@ -29,6 +30,7 @@ from embedders.errors import (
     EmptyVocabulary,
     InvalidParameter,
     ModelFileError,
+    ModelUnavailable,
     NotFitted,
     OutOfVocabulary,
     UnknownEmbedderType,
@@ -39,6 +41,8 @@ from embedders.word2vec import Word2VecEmbedder, Word2VecSpec
 
 __all__ = [
     "AnyEmbedderSpec",
+    "BertEmbedder",
+    "BertSpec",
     "BiLSTMEmbedder",
     "BiLSTMSpec",
     "ContextualTokens",
@@ -56,6 +60,7 @@ __all__ = [
     "ListCorpus",
     "Metric",
     "ModelFileError",
+    "ModelUnavailable",
     "NotFitted",
     "NullProgress",
     "OutOfVocabulary",

@@ -66,6 +66,12 @@ class ModelFileError(EmbedderError):
     code = "model_file_error"
 
 
+class ModelUnavailable(EmbedderError):
+    """A pretrained model the spec names cannot be found on this machine (nothing is downloaded)."""
+
+    code = "model_unavailable"
+
+
 class InvalidParameter(EmbedderError):
     """A call argument is out of range (e.g. ``k < 1`` for neighbours); the spec's own
     ranges are pydantic validation errors instead."""

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Protocol, Union
 from pydantic import Field
 
 from embedders.base import Embedder, EmbedderSpec, read_manifest
+from embedders.bert import BertEmbedder
 from embedders.bilstm import BiLSTMEmbedder
 from embedders.doc2vec import Doc2VecEmbedder
 from embedders.errors import UnknownEmbedderType
@@ -36,6 +37,7 @@ _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     Word2VecEmbedder,
     Doc2VecEmbedder,
     BiLSTMEmbedder,
+    BertEmbedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}
