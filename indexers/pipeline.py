@@ -17,11 +17,13 @@ from embedders.base import Embedder, HasTrainedVectors, NullProgress, Progress, 
 
 @dataclass(frozen=True)
 class EmbeddedBatch:
-    """One batch's result. ``skipped`` are ids with nothing embeddable (e.g. every word unknown)."""
+    """One batch's result. ``skipped`` are ids with nothing embeddable (e.g. every word unknown);
+    ``embedded`` counts the texts sent to the embedder (the rest had vectors learned in training)."""
 
     ids: np.ndarray
     vectors: np.ndarray
     skipped: np.ndarray
+    embedded: int = 0
 
 
 def embed_batches(
@@ -54,5 +56,5 @@ def embed_batches(
         if todo.any():
             vectors[todo] = embedder.embed_documents([d.text for d, t in zip(batch, todo) if t])
         ok = np.any(vectors != 0, axis=1)
-        yield EmbeddedBatch(ids=ids[ok], vectors=vectors[ok], skipped=ids[~ok])
+        yield EmbeddedBatch(ids=ids[ok], vectors=vectors[ok], skipped=ids[~ok], embedded=int(todo.sum()))
         progress.advance(len(batch))

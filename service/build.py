@@ -1,93 +1,238 @@
 """Building a space: train the embedder on the collection, embed every document, build the index.
 
-The build writes into a temporary directory and renames it into place only
-when everything succeeded, so a failed or cancelled build leaves no files and
-the space's row says why.
+A build writes one *generation* of the space: the first build generation 0
+(the space is ``building`` meanwhile), a rebuild the next one while the current
+generation stays ``ready`` and keeps serving. Files go to a temporary directory
+renamed into place only when everything succeeded; the generation switch is one
+SQL transaction (generation, built change id, dim/metric/index kind, the
+previous generations' stored vectors dropped), and only then are the previous
+generation's files removed. A failed or cancelled build leaves no files of the
+new generation and the job row says why; a failed rebuild leaves the space as
+it was.
+
+Stored vectors (service.vector_store) are written under the new generation. A
+trained family's rebuild learns a new vector space, so it reuses nothing and
+its rows stay invisible to the served generation until the switch. A fixed
+family (not trainable) maps a text to the same vector in every generation, so
+the build embeds only texts with no stored vector in this space.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from embedders import registry
-from embedders.base import Progress
-from indexers.base import IndexSpec
+from embedders.base import Embedder, EmbedderSpec, HasTrainedVectors, Progress, TrainingDocument, note_metrics
+from indexers.base import IndexSpec, VectorIndex
 from indexers.faiss_index import build_index
 from indexers.pipeline import embed_batches
 
 from .corpus import SqlCorpus
 from .db import Database
-from .models import Collection, Document, Space
-from .repository import max_change_id
+from .errors import Conflict, NotFound
+from .models import Collection, Space
+from .repository import content_hash, max_change_id
 from .spaces import EMBEDDER_DIR, INDEX_DIR, space_dir
-from .vector_store import save_vectors
+from .vector_store import discard_vectors, reusable_vectors, save_vectors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a build job read from the space row when it started."""
+
+    space_id: int
+    collection_id: int
+    generation: int  # the generation this build writes
+    built_change_id: int
+    spec: EmbedderSpec
+    index_spec: IndexSpec
+    store_vectors: bool
+    rebuild: bool
+
+
+@dataclass
+class EmbedCounts:
+    """How each document got its vector; reported as job metrics at the end of the embed phase."""
+
+    embedded: int = 0  # texts sent to the embedder
+    reused: int = 0  # vectors taken from the store
+    from_training: int = 0  # per-document vectors learned in training (doc2vec)
+    trained_family: bool = field(default=False, repr=False)
+
+    def metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"embedded": self.embedded, "reused": self.reused}
+        if self.trained_family:
+            out["from_training"] = self.from_training
+        return out
 
 
 def build_space(
-    db: Database, spaces_root: Path, space_id: int, progress: Progress, *, make_default: bool = False
+    db: Database,
+    spaces_root: Path,
+    space_id: int,
+    progress: Progress,
+    *,
+    make_default: bool = False,
+    rebuild: bool = False,
 ) -> None:
-    """Train + index one space; on success it is ``ready``, and the default if asked or if it is the first."""
+    """Train + index one generation of a space; on success it is ``ready`` at that generation.
+
+    The first build makes the space the collection's default if asked or if it is
+    the first; a rebuild (``rebuild=True``) leaves the default alone.
+    """
+    plan = _plan(db, space_id, rebuild)
+    final = space_dir(spaces_root, space_id, plan.generation)
+    tmp = final.with_name(f"{final.name}.building")
+    # Leftovers of an attempt that died (a killed worker's requeued job): nobody serves this generation yet.
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)
+    embedder = registry.create(plan.spec)
+    if embedder.trainable and plan.store_vectors:
+        with db.session() as session:
+            discard_vectors(session, space_id, generation=plan.generation)
+    try:
+        corpus = SqlCorpus(db, plan.collection_id)
+        if embedder.trainable:
+            embedder.fit(corpus, progress)
+        ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
+
+        progress.start("index", 1)
+        index = build_index(plan.index_spec, embedder.dim, embedder.metric, ids, vectors)
+        embedder.save(tmp / EMBEDDER_DIR)
+        index.save(tmp / INDEX_DIR, extra={"last_change_id": plan.built_change_id})
+        progress.advance(1)
+        tmp.rename(final)
+        previous = _switch(db, plan, embedder, index, make_default)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        _discard_new_vectors(db, plan, embedder)
+        raise
+    if previous is None:  # the space was deleted while building
+        shutil.rmtree(final, ignore_errors=True)
+    elif previous != plan.generation:
+        shutil.rmtree(space_dir(spaces_root, space_id, previous), ignore_errors=True)
+
+
+def _plan(db: Database, space_id: int, rebuild: bool) -> BuildPlan:
+    """Read the space; a first build marks it ``building``, a rebuild leaves it ``ready`` and serving."""
     with db.session() as session:
         space = session.get(Space, space_id)
         if space is None:
-            raise LookupError(f"space {space_id} no longer exists")
-        space.status, space.error = "building", None
-        collection_id = space.collection_id
-        # Everything up to this change is in the corpus we read below; later changes are replayed on load.
-        built_change_id = max_change_id(session, collection_id)
-        spec = registry.parse_spec(space.embedder_spec)
-        index_spec = IndexSpec.model_validate(space.index_spec)
-        store = space.store_vectors
+            raise NotFound(f"space {space_id} no longer exists", field="space_id", code="space_not_found")
+        if rebuild:
+            if space.status != "ready":
+                raise Conflict(
+                    f"space {space.name!r} is {space.status}; only a ready space is rebuilt in place",
+                    field="space",
+                    code="space_not_ready",
+                )
+            generation = space.generation + 1
+        else:
+            space.status, space.error = "building", None
+            generation = space.generation
+        return BuildPlan(
+            space_id=space_id,
+            collection_id=space.collection_id,
+            generation=generation,
+            # Everything up to this change is in the corpus we read next; later changes are replayed on load.
+            built_change_id=max_change_id(session, space.collection_id),
+            spec=registry.parse_spec(space.embedder_spec),
+            index_spec=IndexSpec.model_validate(space.index_spec),
+            store_vectors=space.store_vectors,
+            rebuild=rebuild,
+        )
 
-    final = space_dir(spaces_root, space_id)
-    tmp = final.with_name(f"{final.name}.building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        corpus = SqlCorpus(db, collection_id)
-        embedder = registry.create(spec)
-        if embedder.trainable:
-            embedder.fit(corpus, progress)
 
-        progress.start("embed", len(corpus))
-        all_ids: list[np.ndarray] = []
-        all_vecs: list[np.ndarray] = []
-        for batch in embed_batches(corpus.pages(), embedder, progress):
-            all_ids.append(batch.ids)
-            all_vecs.append(batch.vectors)
-            if store and len(batch.ids):
-                with db.session() as session:
-                    rows = session.execute(
-                        select(Document.id, Document.content_hash).where(Document.id.in_(batch.ids.tolist()))
-                    )
-                    hashes = {r.id: r.content_hash for r in rows}
-                    save_vectors(session, space_id, batch.ids.tolist(), [hashes[i] for i in batch.ids.tolist()], batch.vectors)
-        ids = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
-        vectors = np.concatenate(all_vecs) if all_vecs else np.zeros((0, embedder.dim), dtype=np.float32)
+def _embed_corpus(
+    db: Database, plan: BuildPlan, corpus: SqlCorpus, embedder: Embedder, progress: Progress
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every document's vector (documents with nothing embeddable left out), stored under the new generation."""
+    progress.start("embed", len(corpus))
+    counts = EmbedCounts(trained_family=isinstance(embedder, HasTrainedVectors))
+    all_ids: list[np.ndarray] = []
+    all_vecs: list[np.ndarray] = []
+    for page in corpus.pages():
+        ids, vectors = _embed_page(db, plan, page, embedder, counts)
+        all_ids.append(ids)
+        all_vecs.append(vectors)
+        progress.advance(len(page))
+    note_metrics(progress, **counts.metrics())
+    ids = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
+    vectors = np.concatenate(all_vecs) if all_vecs else np.zeros((0, embedder.dim), dtype=np.float32)
+    return ids, vectors
 
-        progress.start("index", 1)
-        index = build_index(index_spec, embedder.dim, embedder.metric, ids, vectors)
-        embedder.save(tmp / EMBEDDER_DIR)
-        index.save(tmp / INDEX_DIR, extra={"last_change_id": built_change_id})
-        progress.advance(1)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
+def _embed_page(
+    db: Database, plan: BuildPlan, page: list[TrainingDocument], embedder: Embedder, counts: EmbedCounts
+) -> tuple[np.ndarray, np.ndarray]:
+    """One page: stored vectors where a fixed embedder allows, the embedder for the rest.
+
+    Hashes are taken from the very text embedded, so a document edited while the
+    build runs is stored under the hash of the text its vector really encodes.
+    """
+    ids = np.fromiter((d.id for d in page), dtype=np.int64, count=len(page))
+    hashes = [content_hash(d.text) for d in page]
+    reuse = plan.store_vectors and not embedder.trainable
+    if reuse:
+        with db.sessions() as session:
+            known, vectors = reusable_vectors(session, plan.space_id, ids.tolist(), hashes, embedder.dim, None)
+    else:
+        known, vectors = np.zeros(len(page), dtype=bool), np.zeros((len(page), embedder.dim), dtype=np.float32)
+    todo = [d for d, k in zip(page, known) if not k]
+    position = {int(doc_id): i for i, doc_id in enumerate(ids)}
+    for batch in embed_batches([todo], embedder):
+        counts.embedded += batch.embedded
+        counts.from_training += len(todo) - batch.embedded
+        for doc_id, vector in zip(batch.ids.tolist(), batch.vectors):
+            vectors[position[doc_id]] = vector
+    counts.reused += int(known.sum())
+    ok = np.any(vectors != 0, axis=1)
+    if plan.store_vectors and ok.any():
+        with db.session() as session:
+            kept = [h for h, o in zip(hashes, ok) if o]
+            save_vectors(session, plan.space_id, plan.generation, ids[ok].tolist(), kept, vectors[ok])
+    return ids[ok], vectors[ok]
+
+
+def _switch(db: Database, plan: BuildPlan, embedder: Embedder, index: VectorIndex, make_default: bool) -> int | None:
+    """Make the new generation the served one, in one transaction; returns the generation it replaced.
+
+    None when the space was deleted meanwhile. The space row is locked so a
+    concurrent delete or default change waits for (or precedes) the switch.
+    """
     with db.session() as session:
-        space = session.get(Space, space_id)
-        if space is None:  # deleted while building
-            shutil.rmtree(final, ignore_errors=True)
-            return
-        space.status = "ready"
+        space = session.get(Space, plan.space_id, with_for_update=True)
+        if space is None:
+            return None
+        previous = space.generation
+        space.generation = plan.generation
+        space.status, space.error = "ready", None
         space.dim, space.metric = embedder.dim, embedder.metric
-        space.index_kind = getattr(index, "kind", index_spec.kind)
-        space.built_change_id = built_change_id
-        collection = session.get(Collection, collection_id)
-        if collection is not None and (make_default or collection.default_space_id is None):
-            collection.default_space_id = space_id
+        space.index_kind = getattr(index, "kind", plan.index_spec.kind)
+        space.built_change_id = plan.built_change_id
+        # The previous generation's vectors go with the switch: from now on nothing may reuse them.
+        discard_vectors(session, plan.space_id, keep=plan.generation)
+        collection = session.get(Collection, plan.collection_id)
+        if collection is not None and not plan.rebuild and (make_default or collection.default_space_id is None):
+            collection.default_space_id = plan.space_id
+        return previous
+
+
+def _discard_new_vectors(db: Database, plan: BuildPlan, embedder: Embedder) -> None:
+    """After a failed build: drop the vectors it stored, unless a fixed embedder made them (still valid, reusable)."""
+    if not (plan.store_vectors and embedder.trainable):
+        return
+    try:
+        with db.session() as session:
+            discard_vectors(session, plan.space_id, generation=plan.generation)
+    except Exception:  # the job's own error matters more; the next build of this generation clears them
+        log.exception("could not discard the vectors of space %s generation %s", plan.space_id, plan.generation)

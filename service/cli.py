@@ -19,7 +19,7 @@ import typer
 app = typer.Typer(help="vecdex: embedding and vector search over one SQL source of truth.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 collection_app = typer.Typer(help="Create, list and delete collections.", no_args_is_help=True)
-space_app = typer.Typer(help="Create, list and delete spaces (embedder + index).", no_args_is_help=True)
+space_app = typer.Typer(help="Create, rebuild, list and delete spaces (embedder + index).", no_args_is_help=True)
 jobs_app = typer.Typer(help="List, show and cancel jobs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(collection_app, name="collection")
@@ -329,7 +329,41 @@ def _run_in_foreground(db, spaces_root: Path, job_id: int, label: str) -> None: 
     if job.status != "succeeded":
         err = job.error or {}
         fail(err.get("code", job.status), err.get("message", f"job {job.status}"), err.get("field"))
-    typer.echo(f"space {label} ready")
+    typer.echo(f"space {label} ready{_job_result(db, job)}")
+
+
+def _job_result(db, job) -> str:  # type: ignore[no-untyped-def]
+    """' (generation 1; embedded 20, reused 0)': the generation now served and how its vectors were obtained."""
+    from .models import Space
+
+    with db.sessions() as session:
+        space = session.get(Space, job.space_id) if job.space_id is not None else None
+    parts = [f"generation {space.generation}"] if space is not None else []
+    figures = {k: job.metrics[k] for k in ("embedded", "reused", "from_training") if k in (job.metrics or {})}
+    if figures:
+        parts.append(", ".join(f"{k} {v}" for k, v in figures.items()))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+@space_app.command("rebuild")
+def space_rebuild(
+    collection: str,
+    name: str,
+    wait: Annotated[bool, typer.Option(help="Rebuild here with a progress bar (else leave it to a worker).")] = True,
+) -> None:
+    """Re-index a space with its own spec (retrain, re-embed, new index) as its next generation.
+
+    The space stays ready and serving its current generation until the new one
+    replaces it; a fixed (not trainable) embedder re-embeds only changed texts.
+    """
+    from .space_admin import rebuild_space
+
+    settings, db = _state()
+    with cli_errors():
+        space_id, job_id = rebuild_space(db, collection, name)
+    typer.echo(f"space {name} (id {space_id}) rebuild queued as job {job_id}")
+    if wait:
+        _run_in_foreground(db, settings.spaces_dir, job_id, label=name)
 
 
 @space_app.command("list")
@@ -344,7 +378,10 @@ def space_list(collection: str) -> None:
         for s in list_spaces(session, c):
             v = space_view(c, s)
             mark = "*" if v.is_default else " "
-            typer.echo(f"{mark} {v.name}\t{v.embedder['type']}\t{v.status}\tdim={v.dim}\tindex={v.index_kind}")
+            typer.echo(
+                f"{mark} {v.name}\t{v.embedder['type']}\t{v.status}\tdim={v.dim}\tindex={v.index_kind}"
+                f"\tgeneration={v.generation}"
+            )
 
 
 @space_app.command("delete")
@@ -450,7 +487,7 @@ def demo(
     port: int = 8000,
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API when the demo is built.")] = True,
 ) -> None:
-    """Build the demo collection (Lee news corpus shipped with gensim) with word2vec and doc2vec spaces, then serve."""
+    """Build the demo collection (Lee news corpus shipped with gensim) with word2vec, doc2vec and BERT spaces, then serve."""
     from .demo import build_demo
 
     with cli_errors():
@@ -459,6 +496,8 @@ def demo(
         "\nTry:\n"
         f"  curl -s http://{host}:{port}/collections/news/search -H 'content-type: application/json' "
         "-d '{\"query\": \"bushfires threaten homes in New South Wales\", \"k\": 5}'\n"
+        f"  curl -s http://{host}:{port}/collections/news/search -H 'content-type: application/json' "
+        "-d '{\"query\": \"wildfires endanger houses\", \"k\": 5, \"space\": \"bert\"}'\n"
         f"  curl -s 'http://{host}:{port}/collections/news/spaces/w2v/words/fire/neighbors?k=5'\n"
         f"OpenAPI docs: http://{host}:{port}/docs\n"
     )

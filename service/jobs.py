@@ -74,8 +74,14 @@ def cancel_job(session, job_id: int) -> Job:  # type: ignore[no-untyped-def]
     return job
 
 
+def is_rebuild(job: Job) -> bool:
+    """A build job for a space that is already built (``params.rebuild``): it writes the next generation."""
+    return job.kind == "build_space" and bool((job.params or {}).get("rebuild"))
+
+
 def _mark_space(session, job: Job, status: str, error: dict[str, Any] | None) -> None:  # type: ignore[no-untyped-def]
-    if job.kind == "build_space" and job.space_id is not None:
+    """A first build that ends badly marks its space; a failed rebuild leaves the space ready at its generation."""
+    if job.kind == "build_space" and job.space_id is not None and not is_rebuild(job):
         space = session.get(Space, job.space_id)
         if space is not None:
             space.status, space.error = status, error
@@ -185,7 +191,14 @@ Runner = Callable[[Database, Path, Job, Progress], None]
 def _run_build_space(db: Database, spaces_root: Path, job: Job, progress: Progress) -> None:
     if job.space_id is None:
         raise NotFound("the space of this job was deleted", field="space_id", code="space_not_found")
-    build_space(db, spaces_root, job.space_id, progress, make_default=bool(job.params.get("make_default")))
+    build_space(
+        db,
+        spaces_root,
+        job.space_id,
+        progress,
+        make_default=bool(job.params.get("make_default")),
+        rebuild=is_rebuild(job),
+    )
 
 
 RUNNERS: dict[str, Runner] = {"build_space": _run_build_space}

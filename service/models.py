@@ -56,7 +56,12 @@ class Collection(Base):
 
 class Space(Base):
     """One embedder + one index over a collection. Its model and index live on disk under
-    ``<data_dir>/spaces/<id>``; ``built_change_id`` is the last change the build saw."""
+    ``<data_dir>/spaces/<id>`` (generation 0) or ``<id>-g<generation>`` (after rebuilds);
+    ``built_change_id`` is the last change the build of the current generation saw.
+
+    ``generation`` counts successful rebuilds. A rebuild writes the next generation beside
+    the current one and bumps this number in the same transaction that records the build,
+    so every process can tell from one column that its loaded copy is out of date."""
 
     __tablename__ = "spaces"
     __table_args__ = (UniqueConstraint("collection_id", "name", name="uq_spaces_collection_name"),)
@@ -73,6 +78,7 @@ class Space(Base):
     metric: Mapped[str | None] = mapped_column(String(8), nullable=True)
     index_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     built_change_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -108,12 +114,19 @@ class Change(Base):
 
 
 class StoredVector(Base):
-    """A document's float32 vector in a space, so an index can be rebuilt without re-embedding."""
+    """A document's float32 vector in a space, so an index can be rebuilt without re-embedding.
+
+    ``generation`` is the space generation whose embedder produced the vector. A rebuild
+    of a trainable family writes the next generation's vectors next to the served ones;
+    switching ``Space.generation`` then swaps them in atomically, and a process still
+    serving the old generation neither reads nor overwrites the new rows.
+    """
 
     __tablename__ = "vectors"
     __table_args__ = (Index("ix_vectors_space_hash", "space_id", "content_hash"),)
 
     space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
     document_id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"),
         ForeignKey("documents.id", ondelete="CASCADE"),

@@ -303,6 +303,7 @@ class SpaceRef:
     embedder_type: str
     store_vectors: bool
     built_change_id: int | None
+    generation: int = 0
 
 
 def resolve_space(session: Session, collection_name: str, space_name: str | None) -> SpaceRef:
@@ -321,6 +322,7 @@ def resolve_space(session: Session, collection_name: str, space_name: str | None
             Space.embedder_type,
             Space.store_vectors,
             Space.built_change_id,
+            Space.generation,
         )
         .select_from(Collection)
         .outerjoin(Space, on)
@@ -349,6 +351,7 @@ def resolve_space(session: Session, collection_name: str, space_name: str | None
         embedder_type=row.embedder_type,
         store_vectors=row.store_vectors,
         built_change_id=row.built_change_id,
+        generation=row.generation,
     )
 
 

@@ -79,7 +79,9 @@ class Searcher:
                     field="external_id",
                     code="document_not_found",
                 )
-            mask, vectors = reusable_vectors(session, space.id, [doc.id], [doc.content_hash], runtime.embedder.dim)
+            mask, vectors = reusable_vectors(
+                session, space.id, [doc.id], [doc.content_hash], runtime.embedder.dim, runtime.vector_generation
+            )
         vector = vectors[0] if mask[0] else runtime.embedder.embed_documents([doc.text])[0]
         if not np.any(vector):
             raise InvalidInput(

@@ -1,18 +1,19 @@
-"""Creating, listing, defaulting and deleting spaces (the API and the CLI share these)."""
+"""Creating, rebuilding, listing, defaulting and deleting spaces (the API and the CLI share these)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from embedders import registry
+from embedders.base import EmbedderSpec
 from embedders.errors import CorpusTooSmall
 
 from .corpus import SqlCorpus
 from .db import Database
-from .errors import AlreadyExists, InvalidInput
-from .jobs import enqueue
-from .models import Collection, Job, Space
+from .errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from .jobs import ACTIVE, enqueue
+from .models import Collection, Job, Space, utcnow
 from .repository import get_collection, get_space
 from .space_schemas import SpaceCreate
 
@@ -20,18 +21,18 @@ from .space_schemas import SpaceCreate
 PREFLIGHT_MAX_DOCS = 20_000
 
 
-def preflight(db: Database, collection: Collection, request: SpaceCreate) -> None:
+def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
     """Reject, before anything is written, a spec the collection cannot train.
 
     Families may offer ``preflight(corpus)`` (a vocabulary count without
     training); it runs here for collections small enough to scan in a request,
     so "corpus too small" and "empty vocabulary" are a 422 rather than a failed job.
     """
-    embedder = registry.create(request.embedder)
+    embedder = registry.create(spec)
     corpus = SqlCorpus(db, collection.id)
     if embedder.trainable and len(corpus) == 0:
         raise CorpusTooSmall(
-            f"collection {collection.name!r} has no documents to train a {request.embedder.type} space on",
+            f"collection {collection.name!r} has no documents to train a {spec.type} space on",
             field="collection",
         )
     check = getattr(embedder, "preflight", None)
@@ -49,7 +50,7 @@ def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tu
                 field="name",
                 code="space_exists",
             )
-    preflight(db, collection, request)
+    preflight(db, collection, request.embedder)
     with db.session() as session:
         collection = get_collection(session, collection_name, lock=True)
         space = Space(
@@ -71,6 +72,51 @@ def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tu
             params={"make_default": request.make_default},
         )
         return space.id, job.id
+
+
+def rebuild_space(db: Database, collection_name: str, space_name: str) -> tuple[int, int]:
+    """Queue a build of an existing space with its own spec; returns (space id, job id).
+
+    A ready space is rebuilt in place (``params.rebuild``): it stays ready and
+    serving its current generation until the new one replaces it. A space whose
+    first build failed or was cancelled gets that first build again. Refused with
+    ``space_busy`` while a build of the space is queued or running.
+    """
+    with db.session() as session:
+        collection = get_collection(session, collection_name)
+        space = get_space(session, collection, space_name)
+        space_id, spec = space.id, registry.parse_spec(space.embedder_spec)
+    preflight(db, collection, spec)
+    with db.session() as session:
+        # Writing the space row first takes its lock (a row lock on PostgreSQL, the write lock on
+        # SQLite), so two concurrent requests cannot both find the space idle and queue two builds.
+        touched = session.execute(update(Space).where(Space.id == space_id).values(updated_at=utcnow()))
+        if not touched.rowcount:
+            raise NotFound(
+                f"space {space_name!r} not found in collection {collection_name!r}",
+                field="space",
+                code="space_not_found",
+            )
+        busy = session.execute(
+            select(Job.id, Job.status)
+            .where(Job.space_id == space_id, Job.kind == "build_space", Job.status.in_(ACTIVE))
+            .limit(1)
+        ).first()
+        if busy is not None:
+            raise Conflict(
+                f"space {space_name!r} already has a build job ({busy.id}, {busy.status}); "
+                f"wait for it or cancel it with POST /jobs/{busy.id}/cancel",
+                field="space",
+                code="space_busy",
+            )
+        space = session.get(Space, space_id)
+        params: dict[str, bool] = {}
+        if space.status == "ready":
+            params["rebuild"] = True
+        else:
+            space.status, space.error = "pending", None
+        job = enqueue(session, "build_space", collection_id=space.collection_id, space_id=space_id, params=params)
+        return space_id, job.id
 
 
 def make_default(session: Session, collection_name: str, space_name: str) -> Space:

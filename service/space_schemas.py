@@ -30,6 +30,7 @@ class SpacePublic(BaseModel):
     embedder: dict[str, Any]
     index: dict[str, Any]
     index_kind: str | None
+    generation: int = Field(0, description="Successful rebuilds so far; searches use this generation.")
     dim: int | None
     metric: str | None
     error: dict[str, Any] | None

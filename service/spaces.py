@@ -5,6 +5,12 @@ change id it contains; loading it and replaying the changes after that id
 (``catch_up``) rebuilds exactly the state SQL describes, whatever crashed
 where. Every process (API or worker) catches up before it searches, so several
 API processes over one PostgreSQL agree with each other.
+
+A space is rebuilt in place as a new *generation* (``Space.generation``) in its
+own directory; the build bumps the number in SQL when it is done. A process
+notices on its next request (``get`` compares generations) and loads the new
+generation, so the old one keeps serving until then and nobody serves a
+half-built one.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from embedders import registry
 from embedders.base import Embedder
@@ -35,8 +42,20 @@ INDEX_DIR = "index"
 REPLAY_PAGE = 1000
 
 
-def space_dir(spaces_root: Path, space_id: int) -> Path:
-    return spaces_root / str(space_id)
+def space_dir(spaces_root: Path, space_id: int, generation: int = 0) -> Path:
+    """Where one generation of a space lives: ``<id>`` for generation 0 (so data dirs
+    written before rebuilds existed keep working), ``<id>-g<generation>`` after."""
+    return spaces_root / (str(space_id) if generation == 0 else f"{space_id}-g{generation}")
+
+
+def space_paths(spaces_root: Path, space_id: int) -> list[Path]:
+    """Every directory a space owns: each generation and any unfinished build (``<dir>.building``)."""
+    if not spaces_root.is_dir():
+        return []
+    name = str(space_id)
+    return [
+        p for p in spaces_root.iterdir() if p.name == name or p.name.startswith((f"{name}-g", f"{name}."))
+    ]
 
 
 class SpaceRuntime:
@@ -53,8 +72,10 @@ class SpaceRuntime:
         store_vectors: bool,
         directory: Path,
         snapshot_every: int,
+        generation: int = 0,
     ) -> None:
         self.space_id = space_id
+        self.generation = generation
         self.collection_id = collection_id
         self.embedder = embedder
         self.index = index
@@ -65,6 +86,12 @@ class SpaceRuntime:
         self.unsaved_changes = 0
         self.skipped_ids: set[int] = set()
         self.lock = threading.RLock()
+
+    @property
+    def vector_generation(self) -> int | None:
+        """Which stored vectors this runtime may reuse: its own generation's for a trained
+        embedder (another generation is another vector space), any for a fixed one."""
+        return self.generation if self.embedder.trainable else None
 
     def catch_up(self, db: Database) -> int:
         """Apply every change committed after ``applied_change_id``; returns how many were applied."""
@@ -97,7 +124,7 @@ class SpaceRuntime:
             return
         ids = [d.id for d in present]
         hashes = [d.content_hash for d in present]
-        mask, vectors = reusable_vectors(session, self.space_id, ids, hashes, self.embedder.dim)
+        mask, vectors = reusable_vectors(session, self.space_id, ids, hashes, self.embedder.dim, self.vector_generation)
         todo = ~mask
         if todo.any():
             fresh = self.embedder.embed_documents([d.text for d, t in zip(present, todo) if t])
@@ -106,7 +133,14 @@ class SpaceRuntime:
         id_array = np.asarray(ids, dtype=np.int64)
         if self.store_vectors and todo.any():
             sel = todo & ok
-            save_vectors(session, self.space_id, id_array[sel].tolist(), [h for h, s in zip(hashes, sel) if s], vectors[sel])
+            save_vectors(
+                session,
+                self.space_id,
+                self.generation,
+                id_array[sel].tolist(),
+                [h for h, s in zip(hashes, sel) if s],
+                vectors[sel],
+            )
         # A document whose new text embeds to nothing must lose its old vector too.
         if (~ok).any():
             self.index.remove(id_array[~ok])
@@ -116,14 +150,27 @@ class SpaceRuntime:
             self.skipped_ids.difference_update(id_array[ok].tolist())
 
     def save(self) -> None:
-        """Write the index snapshot with the change id it reflects (atomic: temp dir + rename)."""
+        """Write the index snapshot with the change id it reflects (atomic: temp dir + rename).
+
+        Skipped once the directory is gone: a rebuild replaced this generation and
+        removed its files, and writing would only resurrect an orphan directory.
+        """
         with self.lock:
+            if not self.directory.is_dir():
+                log.info("space %s generation %s was replaced; not saving its snapshot", self.space_id, self.generation)
+                self.unsaved_changes = 0
+                return
             self.index.save(self.directory / INDEX_DIR, extra={"last_change_id": self.applied_change_id})
             self.unsaved_changes = 0
 
 
 class SpaceRuntimes:
-    """Loads spaces lazily, caches them per process, and saves them on shutdown."""
+    """Loads spaces lazily, caches them per process, and saves them on shutdown.
+
+    The cache is keyed by space id and remembers each runtime's generation; a
+    request that reads a newer generation from SQL replaces the cached runtime,
+    which is how every API and worker process moves to a rebuilt space.
+    """
 
     def __init__(self, db: Database, spaces_root: Path, snapshot_every: int) -> None:
         self.db = db
@@ -136,7 +183,9 @@ class SpaceRuntimes:
         """The live space, loaded from its snapshot and caught up with SQL.
 
         ``head_change_id`` (the collection's latest change, if the caller already read it)
-        skips the replay query when nothing happened since the last catch-up.
+        skips the replay query when nothing happened since the last catch-up. A cached
+        runtime of an older generation is replaced; a ``space`` read before a rebuild
+        finished (older than the cache) keeps the newer runtime rather than going back.
         """
         if space.status != "ready":
             raise Conflict(
@@ -147,26 +196,40 @@ class SpaceRuntimes:
             )
         with self._lock:
             runtime = self._cache.get(space.id)
-            if runtime is None:
-                runtime = self._load(space)
+            if runtime is None or runtime.generation < space.generation:
+                runtime = self._load_current(space)
                 self._cache[space.id] = runtime
         if head_change_id is None or head_change_id > runtime.applied_change_id:
             runtime.catch_up(self.db)
         return runtime
 
-    def _load(self, space: Space | SpaceRef) -> SpaceRuntime:
-        directory = space_dir(self.spaces_root, space.id)
+    def _load_current(self, space: Space | SpaceRef) -> SpaceRuntime:
+        """Load the generation ``space`` names; if a rebuild removed it in the meantime, the newer one."""
+        try:
+            return self._load(space, space.generation, space.built_change_id)
+        except Conflict:
+            with self.db.sessions() as session:
+                row = session.execute(
+                    select(Space.generation, Space.built_change_id).where(Space.id == space.id)
+                ).first()
+            if row is None or row.generation == space.generation:
+                raise
+            return self._load(space, row.generation, row.built_change_id)
+
+    def _load(self, space: Space | SpaceRef, generation: int, built_change_id: int | None) -> SpaceRuntime:
+        directory = space_dir(self.spaces_root, space.id, generation)
         try:
             embedder = registry.load(directory / EMBEDDER_DIR)
             index = load_index(directory / INDEX_DIR)
         except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
-            log.exception("cannot load space %s", space.id)
+            log.exception("cannot load space %s generation %s", space.id, generation)
             raise Conflict(
-                f"space {space.name!r} cannot be loaded from {directory} ({exc}); rebuild it by creating a new space",
+                f"space {space.name!r} cannot be loaded from {directory} ({exc}); rebuild it "
+                f"(POST .../spaces/{space.name}/rebuild or `vecdex space rebuild`)",
                 field="space",
                 code="space_unavailable",
             ) from exc
-        last = int((getattr(index, "extra", None) or {}).get("last_change_id", space.built_change_id or 0))
+        last = int((getattr(index, "extra", None) or {}).get("last_change_id", built_change_id or 0))
         return SpaceRuntime(
             space_id=space.id,
             collection_id=space.collection_id,
@@ -176,18 +239,40 @@ class SpaceRuntimes:
             store_vectors=space.store_vectors,
             directory=directory,
             snapshot_every=self.snapshot_every,
+            generation=generation,
         )
 
     def sync_collection(self, collection_id: int) -> None:
-        """After a write: bring this process's loaded spaces of the collection up to date."""
-        for runtime in [r for r in self._cache.values() if r.collection_id == collection_id]:
-            runtime.catch_up(self.db)
+        """After a write: bring this process's loaded spaces of the collection up to date.
+
+        Runtimes of a replaced generation (or of a deleted space) are dropped instead:
+        catching them up would embed with a retired model, and the next request loads
+        the current generation anyway.
+        """
+        loaded = [r for r in list(self._cache.values()) if r.collection_id == collection_id]
+        if not loaded:
+            return
+        with self.db.sessions() as session:
+            rows = session.execute(select(Space.id, Space.generation).where(Space.collection_id == collection_id))
+            current = {r.id: r.generation for r in rows}
+        for runtime in loaded:
+            if current.get(runtime.space_id) != runtime.generation:
+                self._drop(runtime)
+            else:
+                runtime.catch_up(self.db)
+
+    def _drop(self, runtime: SpaceRuntime) -> None:
+        with self._lock:
+            if self._cache.get(runtime.space_id) is runtime:
+                del self._cache[runtime.space_id]
 
     def forget(self, space_id: int, *, delete_files: bool = False) -> None:
+        """Drop the space from this process; with ``delete_files``, every generation's files too."""
         with self._lock:
             self._cache.pop(space_id, None)
         if delete_files:
-            shutil.rmtree(space_dir(self.spaces_root, space_id), ignore_errors=True)
+            for path in space_paths(self.spaces_root, space_id):
+                shutil.rmtree(path, ignore_errors=True)
 
     def save_all(self) -> None:
         for runtime in list(self._cache.values()):

@@ -1,7 +1,16 @@
-"""Stored float32 vectors per space (the ``vectors`` table).
+"""Stored float32 vectors per space and generation (the ``vectors`` table).
 
 They let a space's index be rebuilt or caught up without re-embedding, and let
 a re-upserted document whose text did not change keep its vector.
+
+Rows are keyed by the space generation whose embedder produced them. A trained
+embedder (word2vec, doc2vec, bilstm) gives every generation its own vector
+space, so its rows are only ever read by the same generation: a rebuild writes
+generation g+1 beside the served generation g, the generation switch makes them
+the live ones in the same commit, and a process still serving g can neither
+read the new rows nor overwrite them. A fixed embedder (not trainable) maps a
+text to the same vector in every generation, so its rows are reused across
+generations (``generation=None``).
 """
 
 from __future__ import annotations
@@ -16,42 +25,70 @@ from .models import StoredVector
 
 
 def save_vectors(
-    session: Session, space_id: int, ids: Sequence[int], hashes: Sequence[str], vectors: np.ndarray
+    session: Session, space_id: int, generation: int, ids: Sequence[int], hashes: Sequence[str], vectors: np.ndarray
 ) -> None:
     """Replace the stored vectors of these documents (delete + insert works the same on every dialect)."""
     if len(ids) == 0:
         return
     id_list = [int(i) for i in ids]
-    session.execute(delete(StoredVector).where(StoredVector.space_id == space_id, StoredVector.document_id.in_(id_list)))
+    session.execute(
+        delete(StoredVector).where(
+            StoredVector.space_id == space_id,
+            StoredVector.generation == generation,
+            StoredVector.document_id.in_(id_list),
+        )
+    )
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     session.add_all(
-        StoredVector(space_id=space_id, document_id=doc_id, content_hash=digest, vector=vectors[i].tobytes())
+        StoredVector(
+            space_id=space_id,
+            generation=generation,
+            document_id=doc_id,
+            content_hash=digest,
+            vector=vectors[i].tobytes(),
+        )
         for i, (doc_id, digest) in enumerate(zip(id_list, hashes))
     )
     session.flush()
 
 
 def reusable_vectors(
-    session: Session, space_id: int, ids: Sequence[int], hashes: Sequence[str], dim: int
+    session: Session,
+    space_id: int,
+    ids: Sequence[int],
+    hashes: Sequence[str],
+    dim: int,
+    generation: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mask, vectors): which documents already have a stored vector for their current text.
 
-    A vector is reusable when stored for the same document with the same hash,
-    or for any document of the space with the same text hash.
+    A vector is reusable when stored for any document of the space with the
+    same text hash, in ``generation`` (None: any generation, right only for an
+    embedder that is not trained, see the module docstring).
     """
     mask = np.zeros(len(ids), dtype=bool)
     out = np.zeros((len(ids), dim), dtype=np.float32)
     if not ids:
         return mask, out
-    rows = session.execute(
-        select(StoredVector.document_id, StoredVector.content_hash, StoredVector.vector).where(
-            StoredVector.space_id == space_id, StoredVector.content_hash.in_(list(set(hashes)))
-        )
-    ).all()
-    by_hash = {r.content_hash: r.vector for r in rows}
+    stmt = select(StoredVector.content_hash, StoredVector.vector).where(
+        StoredVector.space_id == space_id, StoredVector.content_hash.in_(list(set(hashes)))
+    )
+    if generation is not None:
+        stmt = stmt.where(StoredVector.generation == generation)
+    by_hash = {r.content_hash: r.vector for r in session.execute(stmt)}
     for i, digest in enumerate(hashes):
         blob = by_hash.get(digest)
-        if blob is not None:
+        if blob is not None and len(blob) == dim * 4:
             out[i] = np.frombuffer(blob, dtype=np.float32)
             mask[i] = True
     return mask, out
+
+
+def discard_vectors(session: Session, space_id: int, *, generation: int | None = None, keep: int | None = None) -> int:
+    """Delete a space's stored vectors of one ``generation``, or of every generation but ``keep``."""
+    stmt = delete(StoredVector).where(StoredVector.space_id == space_id)
+    if generation is not None:
+        stmt = stmt.where(StoredVector.generation == generation)
+    if keep is not None:
+        stmt = stmt.where(StoredVector.generation != keep)
+    return session.execute(stmt).rowcount or 0

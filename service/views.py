@@ -44,6 +44,7 @@ def space_view(collection: Collection, space: Space) -> SpacePublic:
         embedder=space.embedder_spec,
         index=space.index_spec,
         index_kind=space.index_kind,
+        generation=space.generation,
         dim=space.dim,
         metric=space.metric,
         error=space.error,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..jobs import cancel_job, get_job
 from ..models import Collection, Job
 from ..repository import get_collection, get_space, list_spaces
-from ..space_admin import create_space, delete_space, make_default
+from ..space_admin import create_space, delete_space, make_default, rebuild_space
 from ..space_schemas import JobPublic, SpaceCreate, SpaceCreated, SpacePublic
 from ..views import job_view, space_view
 from .deps import Db, Runtimes
@@ -28,6 +28,21 @@ def create(name: str, body: SpaceCreate, db: Db) -> SpaceCreated:
         collection = get_collection(session, name)
         space = get_space(session, collection, body.name)
         return SpaceCreated(space=space_view(collection, space), job=job_view(session, get_job(session, job_id)))
+
+
+@router.post(
+    "/collections/{name}/spaces/{space}/rebuild", status_code=status.HTTP_202_ACCEPTED, response_model=SpaceCreated
+)
+def rebuild(name: str, space: str, db: Db) -> SpaceCreated:
+    """Re-index a space with its own spec as a job; it keeps serving its current generation until the new one is ready.
+
+    409 ``space_busy`` while a build of the space is queued or running.
+    """
+    _, job_id = rebuild_space(db, name, space)
+    with db.session() as session:
+        collection = get_collection(session, name)
+        row = get_space(session, collection, space)
+        return SpaceCreated(space=space_view(collection, row), job=job_view(session, get_job(session, job_id)))
 
 
 @router.get("/collections/{name}/spaces", response_model=list[SpacePublic])
