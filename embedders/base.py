@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 Metric = Literal["cosine", "ip", "l2"]
+
+T_co = TypeVar("T_co", covariant=True)
 
 MANIFEST_NAME = "manifest.json"
 
@@ -155,6 +157,29 @@ class HasTrainedVectors(Protocol):
     """
 
     def trained_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class TrainsOnInteractions(Protocol):
+    """Families trained on item sequences from user interactions (item2vec) instead of text.
+
+    The service builds the sequences (per user, time-ordered, split into sessions;
+    :mod:`embedders.item2vec.sequences`) and calls ``fit_interactions`` instead of
+    ``fit``. Items are identified by their SQL ids; their vectors come back
+    through :class:`HasTrainedVectors`, and items never seen in training have none.
+    """
+
+    def fit_interactions(self, sequences: "SizedIterable[Sequence[int]]", progress: Progress | None = None) -> Embedder:
+        """Train on re-iterable sequences of item ids; raises CorpusTooSmall when there is nothing to learn from."""
+        ...
+
+
+class SizedIterable(Protocol[T_co]):
+    """Re-iterable with a length (each ``iter()`` starts over)."""
+
+    def __iter__(self) -> Iterator[T_co]: ...
+
+    def __len__(self) -> int: ...
 
 
 @runtime_checkable

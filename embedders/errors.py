@@ -72,6 +72,13 @@ class ModelUnavailable(EmbedderError):
     code = "model_unavailable"
 
 
+class NotSupported(EmbedderError):
+    """The family cannot do what was asked (e.g. embed free text with item2vec, whose items
+    get vectors only from interactions)."""
+
+    code = "not_supported"
+
+
 class InvalidParameter(EmbedderError):
     """A call argument is out of range (e.g. ``k < 1`` for neighbours); the spec's own
     ranges are pydantic validation errors instead."""

@@ -213,15 +213,16 @@ def ingest(
     with cli_errors():
         with db.session() as session:
             try:
-                get_collection(session, collection)
+                kind = get_collection(session, collection).kind
             except NotFound:
                 if not create:
                     raise
-                create_collection(session, collection)
+                kind = create_collection(session, collection).kind
     stats = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     batch: list[tuple[int, Any]] = []
     with tqdm(total=count_lines(file), unit=" lines", desc=f"ingest {file.name}", dynamic_ncols=True) as bar:
-        for record in read_documents(file, fmt):  # type: ignore[arg-type]
+        # An items collection takes items without text (only an id and metadata).
+        for record in read_documents(file, fmt, require_text=kind != "items"):  # type: ignore[arg-type]
             if record.error is not None:
                 stats["rejected"] += 1
                 tqdm.write(f"{file}:{record.line}: {record.error}", file=sys.stderr)
@@ -269,6 +270,105 @@ def _flush(db, collection: str, batch: list[tuple[int, Any]], stats: dict[str, i
         except InvalidInput as exc:
             stats["rejected"] += 1
             tqdm.write(f"{file}:{line}: {exc.message}", file=sys.stderr)
+
+
+@app.command("ingest-interactions")
+def ingest_interactions_cmd(
+    collection: str,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[str, typer.Option("--format", help="auto, csv or jsonl")] = "auto",
+    unknown_items: Annotated[
+        str, typer.Option("--unknown-items", help="reject (report the line) or create (add an empty item)")
+    ] = "reject",
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+) -> None:
+    """Record user interactions (user, item, timestamp[, event][, weight]) from a CSV or JSONL file.
+
+    The collection must be of kind items. Streams the file in batches; a bad
+    line (or, with --unknown-items reject, a line naming an item the collection
+    lacks) is reported as FILE:LINE and the rest goes in. Exit status 1 when
+    any line was rejected.
+    """
+    from tqdm import tqdm
+
+    from .interaction_files import read_interactions
+    from .ingest_files import count_lines
+    from .interactions import require_items
+    from .repository import get_collection
+
+    _, db = _state()
+    if unknown_items not in ("reject", "create"):
+        fail("invalid_input", f"unknown value {unknown_items!r}; use reject or create", "--unknown-items")
+    with cli_errors():
+        records = read_interactions(file, fmt)
+        with db.session() as session:
+            require_items(get_collection(session, collection))
+    stats = {"inserted": 0, "created_items": 0, "rejected": 0}
+    batch: list[tuple[int, Any]] = []
+
+    def reject(line: int, message: str) -> None:
+        stats["rejected"] += 1
+        tqdm.write(f"{file}:{line}: {message}", file=sys.stderr)
+
+    with tqdm(total=count_lines(file), unit=" lines", desc=f"ingest {file.name}", dynamic_ncols=True) as bar:
+        for record in records:
+            if record.error is not None:
+                reject(record.line, record.error)
+            else:
+                batch.append((record.line, record.interaction))
+            if len(batch) >= batch_size:
+                _flush_interactions(db, collection, batch, unknown_items, stats, reject)
+                batch = []
+            bar.update(record.line - bar.n)
+        _flush_interactions(db, collection, batch, unknown_items, stats, reject)
+        bar.update(bar.total - bar.n)
+    typer.echo(
+        f"{collection}: inserted {stats['inserted']} interactions, created {stats['created_items']} items, "
+        f"rejected {stats['rejected']} lines"
+    )
+    if stats["rejected"]:
+        raise typer.Exit(1)
+
+
+def _flush_interactions(  # type: ignore[no-untyped-def]
+    db, collection: str, batch: list[tuple[int, Any]], unknown_items: str, stats: dict[str, int], reject
+) -> None:
+    """Write one batch (one transaction).
+
+    With ``reject``, unknown items are resolved per line first, so only their
+    lines are refused and the rest of the batch goes in. Should the batch still
+    be refused (an item deleted meanwhile), it is retried line by line.
+    """
+    from .errors import InvalidInput
+    from .interactions import ingest_interactions, known_items
+    from .repository import get_collection
+
+    if not batch:
+        return
+    good = batch
+    try:
+        with db.session() as session:
+            if unknown_items == "reject":
+                known = known_items(session, get_collection(session, collection).id, (r.item for _, r in batch))
+                good = [(line, r) for line, r in batch if r.item in known]
+                for line, r in batch:
+                    if r.item not in known:
+                        reject(line, f"item {r.item!r} is not in collection {collection!r} (--unknown-items create adds it)")
+            records = [r for _, r in good]
+            result = ingest_interactions(session, collection, records, unknown_items)  # type: ignore[arg-type]
+        stats["inserted"] += result.inserted
+        stats["created_items"] += result.created_items
+        return
+    except InvalidInput:
+        pass  # refused whole: find the offending line(s) below, write the rest
+    for line, r in good:
+        try:
+            with db.session() as session:
+                result = ingest_interactions(session, collection, [r], unknown_items)  # type: ignore[arg-type]
+            stats["inserted"] += result.inserted
+            stats["created_items"] += result.created_items
+        except InvalidInput as exc:
+            reject(line, exc.message)
 
 
 # ----------------------------------------------------------------------------- spaces

@@ -69,7 +69,7 @@ from typing import IO, Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from service.errors import InvalidInput, NotFound
-from service.schemas import MAX_TEXT_CHARS, DocumentIn
+from service.schemas import MAX_TEXT_CHARS, REQUIRE_TEXT, DocumentIn
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -159,6 +159,7 @@ def read_documents(
     text_field: str = "text",
     csv_infer_types: bool = False,
     csv_delimiter: str | None = None,
+    require_text: bool = True,
 ) -> Iterator[ParsedRecord]:
     """Streams the records of an ingest file, valid or not, in file order.
 
@@ -176,6 +177,9 @@ def read_documents(
             numbers/booleans (default: keep every cell a string).
         csv_delimiter: Override the CSV delimiter (default: tab for ``.tsv``,
             comma otherwise).
+        require_text: Refuse a record without a non-blank text. ``False`` for
+            a collection of kind items, whose items may have only an id and
+            metadata: a missing or blank text is then read as ``""``.
 
     Returns:
         An iterator of :class:`ParsedRecord`; blank lines produce nothing.
@@ -191,10 +195,10 @@ def read_documents(
         raise NotFound(f"no such file: {path}", field="path")
     resolved: FileFormat = detect_format(path) if fmt == "auto" else fmt
     if resolved == "jsonl":
-        return _read_jsonl(path, id_field, text_field)
+        return _read_jsonl(path, id_field, text_field, require_text)
     if resolved == "csv":
         delimiter = csv_delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
-        return _read_csv(path, id_field, text_field, delimiter, csv_infer_types)
+        return _read_csv(path, id_field, text_field, delimiter, csv_infer_types, require_text)
     return _read_text(path)
 
 
@@ -269,15 +273,26 @@ def _error(line: int, message: str) -> ParsedRecord:
     return ParsedRecord(line=line, error=f"line {line}: {message}")
 
 
-def _build(line: int, external_id: Any, text: Any, metadata: dict[str, Any], names: dict[str, str]) -> ParsedRecord:
+def _build(
+    line: int,
+    external_id: Any,
+    text: Any,
+    metadata: dict[str, Any],
+    names: dict[str, str],
+    require_text: bool = True,
+) -> ParsedRecord:
     """Validates through DocumentIn and names fields as the *file* calls them.
 
     Args:
         names: DocumentIn field -> name in the file (e.g. ``external_id`` -> ``id``),
             so a message points at the column or key the user actually wrote.
+        require_text: Report a blank text here, per line (a documents collection
+            would refuse it at write time, failing the whole batch).
     """
     try:
-        document = DocumentIn(external_id=external_id, text=text, metadata=metadata)
+        document = DocumentIn.model_validate(
+            {"external_id": external_id, "text": text, "metadata": metadata}, context={REQUIRE_TEXT: require_text}
+        )
     except ValidationError as exc:
         return _error(line, _describe(exc, names))
     return ParsedRecord(line=line, document=document)
@@ -328,17 +343,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _read_jsonl(path: Path, id_field: str, text_field: str) -> Iterator[ParsedRecord]:
+def _read_jsonl(path: Path, id_field: str, text_field: str, require_text: bool = True) -> Iterator[ParsedRecord]:
     with path.open("rb") as fh:
         for number, raw in _iter_byte_lines(fh):
             decoded = _decode_line(number, raw)
             if isinstance(decoded, ParsedRecord):
                 yield decoded
             elif decoded.strip():
-                yield _parse_json_line(number, decoded, id_field, text_field)
+                yield _parse_json_line(number, decoded, id_field, text_field, require_text)
 
 
-def _parse_json_line(number: int, line: str, id_field: str, text_field: str) -> ParsedRecord:
+def _parse_json_line(
+    number: int, line: str, id_field: str, text_field: str, require_text: bool = True
+) -> ParsedRecord:
     try:
         obj = json.loads(line, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -347,21 +364,23 @@ def _parse_json_line(number: int, line: str, id_field: str, text_field: str) -> 
         return _error(number, f"malformed JSON: {exc}")
     if not isinstance(obj, dict):
         return _error(number, f"expected a JSON object, got {_json_type(obj)}")
-    return _json_record(number, obj, id_field, text_field)
+    return _json_record(number, obj, id_field, text_field, require_text)
 
 
-def _json_record(number: int, obj: dict[str, Any], id_field: str, text_field: str) -> ParsedRecord:
+def _json_record(
+    number: int, obj: dict[str, Any], id_field: str, text_field: str, require_text: bool = True
+) -> ParsedRecord:
     id_key = _pick_id_key(obj, id_field)
     if id_key is None:
         return _error(number, f"missing field {_missing_id(id_field)}")
-    if text_field not in obj:
+    if text_field not in obj and require_text:
         return _error(number, f"missing field '{text_field}'")
     rest = {k: v for k, v in obj.items() if k not in (id_key, text_field)}
     metadata = _json_metadata(rest)
     if isinstance(metadata, str):
         return _error(number, metadata)
     names = {"external_id": id_key, "text": text_field}
-    return _build(number, _coerce_id(obj[id_key]), obj[text_field], metadata, names)
+    return _build(number, _coerce_id(obj[id_key]), obj.get(text_field), metadata, names, require_text)
 
 
 def _json_metadata(rest: dict[str, Any]) -> dict[str, Any] | str:
@@ -416,7 +435,7 @@ def _ensure_csv_field_limit() -> None:
 
 
 def _read_csv(
-    path: Path, id_field: str, text_field: str, delimiter: str, infer_types: bool
+    path: Path, id_field: str, text_field: str, delimiter: str, infer_types: bool, require_text: bool = True
 ) -> Iterator[ParsedRecord]:
     _ensure_csv_field_limit()
     # utf-8-sig drops a BOM; surrogateescape keeps bad bytes as markers that
@@ -431,7 +450,7 @@ def _read_csv(
         if isinstance(header, str):
             yield _error(start, header)
             return
-        columns = _csv_columns(header, id_field, text_field)
+        columns = _csv_columns(header, id_field, text_field, require_text)
         if isinstance(columns, str):
             yield _error(start, columns)
             return
@@ -440,7 +459,7 @@ def _read_csv(
             if isinstance(row, str):
                 yield _error(start, row)
             else:
-                yield _csv_record(start, row, header, columns, convert)
+                yield _csv_record(start, row, header, columns, convert, require_text)
 
 
 def _csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | str]]:
@@ -467,8 +486,10 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | str]]:
             yield start, row
 
 
-def _csv_columns(header: list[str], id_field: str, text_field: str) -> tuple[int, int] | str:
-    """Returns the (id, text) column positions, or why the header is unusable."""
+def _csv_columns(
+    header: list[str], id_field: str, text_field: str, require_text: bool = True
+) -> tuple[int, int | None] | str:
+    """Returns the (id, text) column positions (text None: no text column), or why the header is unusable."""
     names = [name.strip() for name in header]
     header[:] = names
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -478,6 +499,8 @@ def _csv_columns(header: list[str], id_field: str, text_field: str) -> tuple[int
     if id_key is None:
         return f"header: missing column {_missing_id(id_field)}"
     if text_field not in names:
+        if not require_text:
+            return names.index(id_key), None
         return f"header: missing column '{text_field}'"
     return names.index(id_key), names.index(text_field)
 
@@ -486,8 +509,9 @@ def _csv_record(
     start: int,
     row: list[str],
     header: list[str],
-    columns: tuple[int, int],
+    columns: tuple[int, int | None],
     convert: Callable[[str], Any],
+    require_text: bool = True,
 ) -> ParsedRecord:
     if len(row) != len(header):
         return _error(start, f"expected {len(header)} fields (as in the header), got {len(row)}")
@@ -499,8 +523,9 @@ def _csv_record(
     metadata = {
         name: convert(cell) for i, (name, cell) in enumerate(zip(header, row)) if i not in columns
     }
-    names = {"external_id": header[id_col], "text": header[text_col]}
-    return _build(start, row[id_col], row[text_col], metadata, names)
+    names = {"external_id": header[id_col], "text": header[text_col] if text_col is not None else "text"}
+    text = row[text_col] if text_col is not None else ""
+    return _build(start, row[id_col], text, metadata, names, require_text)
 
 
 def _infer_cell(cell: str) -> Any:

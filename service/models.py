@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -47,7 +48,8 @@ class Collection(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    kind: Mapped[str] = mapped_column(String(16), default="documents")
+    # "documents" (text to embed) or "items" (things users interact with; text optional).
+    kind: Mapped[str] = mapped_column(String(16), default="documents", server_default="documents")
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     metadata_schema: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
     default_space_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -98,6 +100,32 @@ class Document(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Interaction(Base):
+    """One user event on an item of an ``items`` collection: what item2vec learns from.
+
+    ``item_id`` is the SQL id of the item's document, so deleting an item deletes
+    its interactions (ON DELETE CASCADE) and sequences speak the index's ids.
+    ``ts`` is stored in UTC (SQLite keeps no offset, so it is normalised on write).
+    """
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_collection_user_ts", "collection_id", "user_id", "ts"),
+        Index("ix_interactions_item_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(256))
+    item_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("documents.id", ondelete="CASCADE")
+    )
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Change(Base):

@@ -20,9 +20,12 @@ from sqlalchemy.orm import Session
 
 from .errors import AlreadyExists, InvalidInput, NotFound
 from .models import Change, Collection, Document, Space
-from .schemas import DocumentIn
+from .schemas import EMPTY_TEXT, DocumentIn
 
 # ----------------------------------------------------------------------------- collections
+
+
+ITEMS = "items"
 
 
 def create_collection(session: Session, name: str, kind: str = "documents", description: str | None = None) -> Collection:
@@ -109,7 +112,10 @@ def upsert_documents(
     """Insert or replace by external id, appending one change per modified document.
 
     The whole batch is validated before anything is written, so a bad document
-    leaves the collection untouched.
+    leaves the collection untouched. A blank text is refused here rather than by
+    the schema, because only the collection says whether one is allowed: an
+    item (``kind`` items) may have only an id and metadata, and is stored with
+    the text "" (text spaces skip it: it embeds to nothing).
     """
     seen: dict[str, int] = {}
     for i, doc in enumerate(docs):
@@ -121,6 +127,15 @@ def upsert_documents(
             )
         seen[doc.external_id] = i
     collection = get_collection(session, collection_name, lock=True)
+    if collection.kind != ITEMS:
+        for i, doc in enumerate(docs):
+            if not doc.text.strip():
+                field = f"{field_prefix}[{i}].text"
+                raise InvalidInput(
+                    f"{field}: {EMPTY_TEXT} (only a collection of kind items accepts documents without text)",
+                    field=field,
+                    code="invalid_request",
+                )
     schema = _merge_schema(collection.metadata_schema or {}, docs, field_prefix)
     if schema != collection.metadata_schema:
         collection.metadata_schema = schema
@@ -137,13 +152,14 @@ def upsert_documents(
     touched: list[Document] = []
     ids: list[Document] = []
     for doc in docs:
-        digest = content_hash(doc.text)
+        text = doc.text if doc.text.strip() else ""  # a blank item text is no text (left out of text corpora)
+        digest = content_hash(text)
         row = existing.get(doc.external_id)
         if row is None:
             row = Document(
                 collection_id=collection.id,
                 external_id=doc.external_id,
-                text=doc.text,
+                text=text,
                 meta=doc.metadata,
                 content_hash=digest,
             )
@@ -151,7 +167,7 @@ def upsert_documents(
             created += 1
             touched.append(row)
         elif row.content_hash != digest or row.meta != doc.metadata:
-            row.text, row.meta, row.content_hash = doc.text, doc.metadata, digest
+            row.text, row.meta, row.content_hash = text, doc.metadata, digest
             updated += 1
             touched.append(row)
         else:

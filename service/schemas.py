@@ -6,10 +6,12 @@ input with the same message.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 def non_blank(message: str) -> AfterValidator:
     """A validator refusing strings of only white space, with the message the API and ingest report."""
@@ -24,6 +26,21 @@ def non_blank(message: str) -> AfterValidator:
 
 MAX_EXTERNAL_ID = 256
 MAX_TEXT_CHARS = 1_000_000
+EMPTY_TEXT = "text is empty"
+REQUIRE_TEXT = "require_text"
+"""Validation-context key: ``{"require_text": True}`` refuses a blank text at parse time.
+
+Whether a text is required depends on the collection (an item may have none),
+which an HTTP body parser does not know; the repository enforces it per
+collection kind. Readers that know the kind up front (file ingest) set the key
+to report a blank text with the field's own message.
+"""
+
+
+def _text_check(value: str, info: ValidationInfo) -> str:
+    if not value.strip() and (info.context or {}).get(REQUIRE_TEXT):
+        raise ValueError(EMPTY_TEXT)
+    return value
 
 
 class DocumentIn(BaseModel):
@@ -34,10 +51,18 @@ class DocumentIn(BaseModel):
     external_id: Annotated[str, non_blank("external_id is blank")] = Field(
         min_length=1, max_length=MAX_EXTERNAL_ID, description="Your id; unique in the collection."
     )
-    text: Annotated[str, non_blank("text is empty")] = Field(
-        max_length=MAX_TEXT_CHARS, description="The text to embed; must contain a non-space character."
+    text: Annotated[str, AfterValidator(_text_check)] = Field(
+        "",
+        max_length=MAX_TEXT_CHARS,
+        description="The text to embed; must contain a non-space character, except in an items collection "
+        "where it is optional (an item may have only an id and metadata).",
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON object; scalar fields can be filtered on.")
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _null_text(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 
 # ----------------------------------------------------------------------------- collections
@@ -179,3 +204,97 @@ class TokenVector(BaseModel):
 class TokensResponse(BaseModel):
     space: str
     tokens: list[TokenVector]
+
+
+# ----------------------------------------------------------------------------- interactions
+
+MAX_USER_ID = 256
+MAX_EVENT = 64
+MIN_YEAR, MAX_YEAR = 1970, 2200
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _id_string(value: Any) -> Any:
+    """Integer ids (common in exports: ``{"user": 42}``) are taken as their decimal string; bools are not ids."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _timestamp_in(value: Any) -> Any:
+    """Numbers (and numeric strings, as CSV gives them) are epoch seconds; anything else goes to ISO 8601 parsing.
+
+    Done here rather than by pydantic, which reads numbers above 2e10 as
+    milliseconds: a seconds value would silently land in 1970 or far in the future.
+    """
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be an ISO 8601 date-time or epoch seconds, not a boolean")
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        value = float(value)
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError("timestamp must be a finite number of epoch seconds")
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp must be between the years {MIN_YEAR} and {MAX_YEAR}") from None
+    return value
+
+
+def _timestamp_out(value: datetime) -> datetime:
+    """Naive date-times are UTC; every timestamp is kept in UTC and within the supported years."""
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"timestamp must be between the years {MIN_YEAR} and {MAX_YEAR}, got {value.isoformat()}")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp_in), AfterValidator(_timestamp_out)]
+
+
+class InteractionIn(BaseModel):
+    """One user event on an item: ``user`` touched ``item`` (its external id) at ``timestamp``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: Annotated[str, BeforeValidator(_id_string), non_blank("user is blank")] = Field(
+        min_length=1, max_length=MAX_USER_ID, description="Your user id."
+    )
+    item: Annotated[str, BeforeValidator(_id_string), non_blank("item is blank")] = Field(
+        min_length=1, max_length=MAX_EXTERNAL_ID, description="External id of an item of the collection."
+    )
+    timestamp: Timestamp = Field(
+        description="ISO 8601 (naive means UTC) or epoch seconds; years 1970..2200.",
+    )
+    event: str | None = Field(None, max_length=MAX_EVENT, description="Event type, e.g. view, cart, purchase.")
+    weight: float = Field(
+        1.0, allow_inf_nan=False, description="Strength of the signal; <= 0 (dislike, return) is left out of training."
+    )
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _blank_event(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class InteractionsIngest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interactions: list[InteractionIn] = Field(
+        min_length=1, description="At most VECDEX_MAX_BATCH interactions per request; all or nothing."
+    )
+    unknown_items: Literal["reject", "create"] = Field(
+        "reject", description="An item id the collection does not have: refuse the batch, or create an empty item."
+    )
+
+
+class InteractionsIngested(BaseModel):
+    inserted: int
+    created_items: int
+
+
+class HistoryEntry(BaseModel):
+    item: str
+    timestamp: datetime
+    event: str | None
+    weight: float

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from ..jobs import Worker
 from ..migrate import check_schema
 from ..settings import Settings, get_settings
-from . import routes_collections, routes_health, routes_search, routes_spaces
+from . import routes_collections, routes_health, routes_interactions, routes_search, routes_spaces
 from .errors import BodySizeLimit, install_error_handlers
 from .state import AppState
 
@@ -48,6 +48,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.vecdex = state
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (routes_health, routes_collections, routes_spaces, routes_search):
+    for module in (routes_health, routes_collections, routes_interactions, routes_spaces, routes_search):
         app.include_router(module.router)
     return app
