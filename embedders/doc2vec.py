@@ -210,6 +210,15 @@ class Doc2VecEmbedder:
         ids = np.empty(len(tag_of), dtype=np.int64)
         for doc_id, tag in tag_of.items():
             ids[tag] = doc_id
+        # A document with no word in the vocabulary (an item with no text, a line of
+        # punctuation) was never updated: its vector is the random start, so it must not
+        # count as trained. Its id is stored as -1; the pipeline then infers it (zero: skipped).
+        trained = np.zeros(len(tag_of), dtype=bool)
+        for doc in tagged:
+            if any(word in model.wv.key_to_index for word in doc.words):
+                trained[doc.tags[0]] = True
+        ids[~trained] = -1
+        tag_of = {doc_id: tag for doc_id, tag in tag_of.items() if trained[tag]}
         self._model, self._trained_ids, self._tag_of = model, ids, tag_of
         return self
 
@@ -275,7 +284,7 @@ class Doc2VecEmbedder:
             raise ModelFileError(f"{directory}: model does not match its manifest", field="directory")
         self = cls(spec)
         self._model, self._trained_ids = model, ids
-        self._tag_of = {int(doc_id): tag for tag, doc_id in enumerate(ids)}
+        self._tag_of = {int(doc_id): tag for tag, doc_id in enumerate(ids) if doc_id >= 0}
         return self
 
     # -- internals --------------------------------------------------------------------

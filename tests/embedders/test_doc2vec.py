@@ -130,3 +130,14 @@ def test_default_spec_quality_on_lee(lee_corpus: ListCorpus) -> None:
     trained = evaluate_lee(lambda docs: model.trained_vectors(test_ids)[1])
     assert inferred > LEE_MIN_PEARSON_INFERRED, f"inferred vectors: r={inferred:.3f}"
     assert trained > LEE_MIN_PEARSON_TRAINED, f"trained vectors: r={trained:.3f}"
+
+
+def test_documents_without_known_words_have_no_trained_vector(background_corpus) -> None:  # type: ignore[no-untyped-def]
+    from embedders import ListCorpus, create
+    from .conftest import fast_spec
+
+    docs = [(d.id, d.text) for d in list(background_corpus)[:80]] + [(1, ""), (2, "!!! ???"), (3, "zqxv")]
+    embedder = create(fast_spec("doc2vec")).fit(ListCorpus(docs))
+    mask, vectors = embedder.trained_vectors([docs[0][0], 1, 2, 3])  # type: ignore[attr-defined]
+    assert mask.tolist() == [True, False, False, False]
+    assert not vectors[1:].any()
