@@ -18,6 +18,7 @@ from embedders.base import (
     ReportsMetrics,
     SupportsPreflight,
     TrainingDocument,
+    TrainsOnInteractions,
     WordVectors,
 )
 from embedders.bert import BertEmbedder, BertSpec
@@ -32,9 +33,11 @@ from embedders.errors import (
     ModelFileError,
     ModelUnavailable,
     NotFitted,
+    NotSupported,
     OutOfVocabulary,
     UnknownEmbedderType,
 )
+from embedders.item2vec import Interaction, Item2VecEmbedder, Item2VecSpec
 from embedders.registry import AnyEmbedderSpec, create, embedder_class, families, load, parse_spec, spec_class
 from embedders.tokenizer import Tokenizer, TokenizerSpec
 from embedders.word2vec import Word2VecEmbedder, Word2VecSpec
@@ -56,12 +59,16 @@ __all__ = [
     "EmptyText",
     "EmptyVocabulary",
     "HasTrainedVectors",
+    "Interaction",
     "InvalidParameter",
+    "Item2VecEmbedder",
+    "Item2VecSpec",
     "ListCorpus",
     "Metric",
     "ModelFileError",
     "ModelUnavailable",
     "NotFitted",
+    "NotSupported",
     "NullProgress",
     "OutOfVocabulary",
     "Progress",
@@ -70,6 +77,7 @@ __all__ = [
     "Tokenizer",
     "TokenizerSpec",
     "TrainingDocument",
+    "TrainsOnInteractions",
     "UnknownEmbedderType",
     "Word2VecEmbedder",
     "Word2VecSpec",

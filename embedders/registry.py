@@ -18,6 +18,7 @@ from embedders.bert import BertEmbedder
 from embedders.bilstm import BiLSTMEmbedder
 from embedders.doc2vec import Doc2VecEmbedder
 from embedders.errors import UnknownEmbedderType
+from embedders.item2vec import Item2VecEmbedder
 from embedders.word2vec import Word2VecEmbedder
 
 
@@ -38,6 +39,7 @@ _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     Doc2VecEmbedder,
     BiLSTMEmbedder,
     BertEmbedder,
+    Item2VecEmbedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}

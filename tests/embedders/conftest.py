@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from embedders import ListCorpus, create, embedder_class, families, parse_spec
-from embedders.base import Embedder, EmbedderSpec
+from embedders.base import Embedder, EmbedderSpec, TrainsOnInteractions
 from embedders.datasets import lee_background, lee_test
 
 # Small, fast parameters per family for the contract tests. A newly registered
@@ -91,8 +91,12 @@ def small_corpus() -> ListCorpus:
 
 # The shared contract covers the families trained on the corpus; the pretrained ``bert``
 # family has its own tests (tests/embedders/test_bert.py), since "fit", "not fitted"
-# and "corpus too small" do not apply to it.
-TRAINABLE = [f for f in families() if embedder_class(f).trainable]
+# and "corpus too small" do not apply to it. Nor does text apply to ``item2vec``, which
+# trains on interactions (TrainsOnInteractions): tests/embedders/test_item2vec*.py.
+TRAINABLE = [
+    f for f in families()
+    if embedder_class(f).trainable and not issubclass(embedder_class(f), TrainsOnInteractions)
+]
 
 
 @pytest.fixture(scope="session", params=TRAINABLE)
