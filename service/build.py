@@ -28,13 +28,22 @@ from typing import Any
 import numpy as np
 
 from embedders import registry
-from embedders.base import Embedder, EmbedderSpec, HasTrainedVectors, Progress, TrainingDocument, note_metrics
+from embedders.base import (
+    Embedder,
+    EmbedderSpec,
+    HasTrainedVectors,
+    Progress,
+    TrainingDocument,
+    TrainsOnInteractions,
+    note_metrics,
+)
 from indexers.base import IndexSpec, VectorIndex
 from indexers.faiss_index import build_index
 from indexers.pipeline import embed_batches
 
 from .corpus import SqlCorpus
 from .db import Database
+from .interactions import interaction_sequences
 from .errors import Conflict, NotFound
 from .models import Collection, Space
 from .repository import content_hash, max_change_id
@@ -100,7 +109,9 @@ def build_space(
             discard_vectors(session, space_id, generation=plan.generation)
     try:
         corpus = SqlCorpus(db, plan.collection_id)
-        if embedder.trainable:
+        if isinstance(embedder, TrainsOnInteractions):
+            embedder.fit_interactions(interaction_sequences(db, plan.collection_id, plan.spec), progress)
+        elif embedder.trainable:
             embedder.fit(corpus, progress)
         ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
 

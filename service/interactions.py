@@ -260,3 +260,14 @@ class InteractionSequences:
 
     def __len__(self) -> int:
         return len(self._materialise())
+
+
+def interaction_sequences(db: Database, collection_id: int, spec: object) -> InteractionSequences:
+    """The training sequences an item2vec-like spec asks for (its session gap and minimum length)."""
+    gap_minutes = getattr(spec, "session_gap_minutes", None)
+    return InteractionSequences(
+        db,
+        collection_id,
+        None if gap_minutes is None else float(gap_minutes) * 60.0,
+        int(getattr(spec, "min_session_length", 2)),
+    )

@@ -6,11 +6,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from embedders import registry
-from embedders.base import EmbedderSpec
+from embedders.base import EmbedderSpec, TrainsOnInteractions
 from embedders.errors import CorpusTooSmall
 
 from .corpus import SqlCorpus
 from .db import Database
+from .interactions import interaction_sequences
 from .errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from .jobs import ACTIVE, enqueue
 from .models import Collection, Job, Space, utcnow
@@ -29,6 +30,9 @@ def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
     so "corpus too small" and "empty vocabulary" are a 422 rather than a failed job.
     """
     embedder = registry.create(spec)
+    if isinstance(embedder, TrainsOnInteractions):
+        _preflight_interactions(db, collection, spec, embedder)
+        return
     corpus = SqlCorpus(db, collection.id)
     if embedder.trainable and len(corpus) == 0:
         raise CorpusTooSmall(
@@ -38,6 +42,20 @@ def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
     check = getattr(embedder, "preflight", None)
     if check is not None and len(corpus) <= PREFLIGHT_MAX_DOCS:
         check(corpus)
+
+
+def _preflight_interactions(db: Database, collection: Collection, spec: EmbedderSpec, embedder: object) -> None:
+    """item2vec learns from interactions: the collection must hold items, and sessions to learn from."""
+    if getattr(collection, "kind", "documents") != "items":
+        raise InvalidInput(
+            f"a {spec.type} space learns from user interactions: collection {collection.name!r} is a "
+            "documents collection; create one with kind 'items'",
+            field="embedder.type",
+            code="not_an_items_collection",
+        )
+    check = getattr(embedder, "preflight_interactions", None)
+    if check is not None:
+        check(interaction_sequences(db, collection.id, spec))
 
 
 def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tuple[int, int]:

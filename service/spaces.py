@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from embedders import registry
-from embedders.base import Embedder
+from embedders.base import Embedder, HasTrainedVectors, TrainsOnInteractions
 from indexers.base import VectorIndex
 from indexers.faiss_index import load_index
 
@@ -124,7 +124,15 @@ class SpaceRuntime:
             return
         ids = [d.id for d in present]
         hashes = [d.content_hash for d in present]
-        mask, vectors = reusable_vectors(session, self.space_id, ids, hashes, self.embedder.dim, self.vector_generation)
+        if isinstance(self.embedder, TrainsOnInteractions) and isinstance(self.embedder, HasTrainedVectors):
+            # An item's vector comes from interactions, not its text: a changed title keeps it, and an
+            # item added after training has none until the next build (cold start goes through text).
+            mask, vectors = self.embedder.trained_vectors(ids)
+            mask = np.ones(len(ids), dtype=bool)
+        else:
+            mask, vectors = reusable_vectors(
+                session, self.space_id, ids, hashes, self.embedder.dim, self.vector_generation
+            )
         todo = ~mask
         if todo.any():
             fresh = self.embedder.embed_documents([d.text for d, t in zip(present, todo) if t])

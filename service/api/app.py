@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from ..jobs import Worker
 from ..migrate import check_schema
 from ..settings import Settings, get_settings
-from . import routes_collections, routes_health, routes_interactions, routes_search, routes_spaces
+from . import routes_collections, routes_health, routes_interactions, routes_recommend, routes_search, routes_spaces
 from .errors import BodySizeLimit, install_error_handlers
 from .state import AppState
 
@@ -42,12 +42,19 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app = FastAPI(
         title="vecdex",
         version="0.1.0",
-        summary="Train word2vec / doc2vec on your corpus and search it with FAISS, over one SQL source of truth.",
+        summary="Train word2vec, doc2vec, bilstm and item2vec on your data, serve them beside BERT with FAISS, over one SQL source of truth.",
         lifespan=lifespan,
     )
     app.state.vecdex = state
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (routes_health, routes_collections, routes_interactions, routes_spaces, routes_search):
+    for module in (
+        routes_health,
+        routes_collections,
+        routes_interactions,
+        routes_spaces,
+        routes_search,
+        routes_recommend,
+    ):
         app.include_router(module.router)
     return app

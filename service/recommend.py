@@ -1,0 +1,379 @@
+"""Recommendation queries over an item2vec space: "more like these, not like those".
+
+Item vectors come from the space's trained model (items are SQL ids). Two
+strategies, as Qdrant names them:
+
+* ``average``: one query vector, ``avg_pos + (avg_pos - avg_neg)`` over unit
+  vectors (weighted positives), searched in FAISS with the metadata filter as
+  an IDSelector;
+* ``best_score``: candidates are the FAISS neighbours of each positive; each
+  is scored by its best similarity to a positive, or by minus its best
+  similarity to a negative when a negative is closer, so anything nearer a
+  negative than every positive sinks below the rest.
+
+Cold start: an example item never seen in training has no item2vec vector. When
+the space's spec names a ``cold_start_space`` (a text space of the same
+collection), such examples are served from their text vectors there, items
+without interactions can be recommended through it too, and every hit says
+which source it came from. The rankings of the two sources are fused by
+reciprocal rank (their scores are not on one scale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from embedders.base import HasTrainedVectors, TrainsOnInteractions
+
+from .db import Database
+from .errors import InvalidInput, NotFound
+from .models import Document
+from .recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
+from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from .search import check_k
+from .spaces import SpaceRuntime, SpaceRuntimes
+from .vector_store import reusable_vectors
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
+BEST_SCORE_FANOUT = 4  # best_score: neighbours fetched per positive, as a multiple of k
+SMALL_EXCLUDE = 256  # up to this many excluded items are over-fetched; more become an IDSelector
+
+
+@dataclass
+class Ranked:
+    """One source's ranking: (item id, score) best first."""
+
+    source: str
+    pairs: list[tuple[int, float]] = field(default_factory=list)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+class Recommender:
+    """Entry points of recommendation queries (HTTP and CLI share them)."""
+
+    def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
+        self.db = db
+        self.runtimes = runtimes
+        self.max_k = max_k
+
+    # --- entry points -------------------------------------------------------------------
+
+    def recommend(self, collection: str, request: RecommendRequest) -> RecommendResponse:
+        check_k(request.k, self.max_k)
+        positives = request.weighted_positives()
+        ref, runtime, allowed = self._resolve(collection, request.space, request.filter)
+        with self.db.sessions() as session:
+            pos_ids = self._item_ids(session, ref, [p.id for p in positives], "positive")
+            neg_ids = self._item_ids(session, ref, request.negative, "negative")
+            excluded = set(pos_ids) | set(neg_ids) | set(self._item_ids(session, ref, request.exclude, "exclude"))
+            if request.exclude_seen_by is not None:
+                excluded |= self._seen(session, ref, request.exclude_seen_by)
+        weights = np.array([p.weight for p in positives], dtype=np.float32)
+        return self._run(
+            ref, runtime, pos_ids, weights, neg_ids, request.k, request.strategy, allowed, excluded,
+            request.snippet_chars, [p.id for p in positives],
+        )
+
+    def for_user(self, collection: str, user: str, request: UserRecommendRequest) -> RecommendResponse:
+        """From the user's latest ``history`` events, recency-weighted; events with a negative weight
+        (dislikes, returns) become negatives."""
+        from embedders.item2vec.evaluate import recency_weights
+
+        from .interactions import user_history
+
+        check_k(request.k, self.max_k)
+        ref, runtime, allowed = self._resolve(collection, request.space, request.filter)
+        with self.db.sessions() as session:
+            history = user_history(session, ref.collection_id, user, request.history)
+            excluded = self._seen(session, ref, user) if request.exclude_seen else set()
+            external = dict(
+                session.execute(
+                    select(Document.id, Document.external_id).where(Document.id.in_({e.item for e in history}))
+                ).all()
+            )
+        weights = recency_weights(history, request.half_life)
+        per_item: dict[int, float] = {}
+        for event, w in zip(history, weights):
+            per_item[event.item] = per_item.get(event.item, 0.0) + float(w)  # w carries the event's sign
+        pos = [(i, w) for i, w in per_item.items() if w > 0]
+        neg = [i for i, w in per_item.items() if w < 0]
+        if not pos:
+            raise InvalidInput(
+                f"user {user!r} has no positive interaction among the latest {request.history}",
+                field="user",
+                code="empty_history",
+            )
+        return self._run(
+            ref, runtime, [i for i, _ in pos], np.array([w for _, w in pos], dtype=np.float32), neg,
+            request.k, request.strategy, allowed, excluded | {i for i, _ in pos}, request.snippet_chars,
+            [external.get(i, str(i)) for i, _ in pos],
+        )
+
+    def similar_item(
+        self, collection: str, item: str, k: int, where: dict[str, Any], space: str | None, snippet: int
+    ) -> RecommendResponse:
+        return self.recommend(
+            collection,
+            RecommendRequest(positive=[item], k=k, filter=where, space=space, snippet_chars=snippet),
+        )
+
+    # --- resolution ---------------------------------------------------------------------
+
+    def _resolve(
+        self, collection: str, space_name: str | None, where: dict[str, Any]
+    ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
+        with self.db.sessions() as session:
+            ref = resolve_space(session, collection, space_name)
+            head = max_change_id(session, ref.collection_id)
+            allowed = filtered_ids(session, ref, where) if where else None
+        runtime = self.runtimes.get(ref, head)
+        if not isinstance(runtime.embedder, TrainsOnInteractions) or not isinstance(runtime.embedder, HasTrainedVectors):
+            raise InvalidInput(
+                f"space {ref.name!r} is a {ref.embedder_type} space; recommendations need an item2vec space",
+                field="space",
+                code="not_supported",
+            )
+        return ref, runtime, allowed
+
+    @staticmethod
+    def _item_ids(session: Any, ref: SpaceRef, external_ids: Sequence[str], field: str) -> list[int]:
+        if not external_ids:
+            return []
+        rows = dict(
+            session.execute(
+                select(Document.external_id, Document.id).where(
+                    Document.collection_id == ref.collection_id, Document.external_id.in_(set(external_ids))
+                )
+            ).all()
+        )
+        for i, ext in enumerate(external_ids):
+            if ext not in rows:
+                raise NotFound(
+                    f"item {ext!r} not found in collection {ref.collection_name!r}",
+                    field=f"{field}[{i}]",
+                    code="item_not_found",
+                )
+        return [rows[ext] for ext in external_ids]
+
+    @staticmethod
+    def _seen(session: Any, ref: SpaceRef, user: str) -> set[int]:
+        from .models import Interaction
+
+        return set(
+            session.scalars(
+                select(Interaction.item_id)
+                .where(Interaction.collection_id == ref.collection_id, Interaction.user_id == user)
+                .distinct()
+            )
+        )
+
+    # --- the query ----------------------------------------------------------------------
+
+    def _run(
+        self,
+        ref: SpaceRef,
+        runtime: SpaceRuntime,
+        pos_ids: list[int],
+        pos_weights: np.ndarray,
+        neg_ids: list[int],
+        k: int,
+        strategy: Strategy,
+        allowed: np.ndarray | None,
+        excluded: set[int],
+        snippet: int,
+        pos_names: list[str],
+    ) -> RecommendResponse:
+        embedder = runtime.embedder
+        pos_known, pos_vecs = embedder.trained_vectors(pos_ids)  # type: ignore[attr-defined]
+        neg_known, neg_vecs = embedder.trained_vectors(neg_ids) if neg_ids else (np.zeros(0, bool), None)  # type: ignore[attr-defined]
+        warm = np.asarray(pos_known, dtype=bool)
+        cold = [i for i, known in enumerate(warm) if not known]
+        text_space = getattr(embedder.spec, "cold_start_space", None)
+        if cold and text_space is None:
+            i = cold[0]
+            raise InvalidInput(
+                f"item {pos_names[i]!r} has no interactions in space {ref.name!r} (it was not in the training "
+                "data); set cold_start_space in the space's spec to recommend from its text",
+                field=f"positive[{i}]",
+                code="no_interactions",
+            )
+        candidates_allowed = self._allowed(runtime, allowed, excluded)
+        rankings: list[Ranked] = []
+        if warm.any():
+            P = _unit(pos_vecs[warm])
+            N = _unit(neg_vecs[np.asarray(neg_known, bool)]) if neg_ids else np.zeros((0, P.shape[1]), np.float32)
+            ranked = Ranked("item2vec")
+            if strategy == "average":
+                ranked.pairs = self._average(runtime, P, pos_weights[warm], N, k, candidates_allowed, excluded)
+            else:
+                ranked.pairs = self._best_score(runtime, P, N, k, candidates_allowed, excluded)
+            rankings.append(ranked)
+        used_text: str | None = None
+        if text_space is not None:
+            text = self._text_rankings(ref, runtime, text_space, pos_ids, cold, k, allowed, excluded)
+            if text is not None:
+                used_text = text_space
+                rankings.extend(text)
+        pairs = self._fuse(rankings, k)
+        with self.db.sessions() as session:
+            rows = hit_rows(session, [i for i, _, _ in pairs], snippet)
+        hits = [
+            RecommendHit(
+                id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata, source=src
+            )
+            for i, s, src in pairs
+            if i in rows
+        ]
+        return RecommendResponse(
+            space=ref.name,
+            strategy=strategy,
+            cold_start_space=used_text,
+            cold_examples=[pos_names[i] for i in cold],
+            hits=hits,
+        )
+
+    @staticmethod
+    def _allowed(runtime: SpaceRuntime, allowed: np.ndarray | None, excluded: set[int]) -> np.ndarray | None:
+        """The IDSelector for candidates: the filter minus the excluded items (over-fetch when few are excluded)."""
+        if not excluded:
+            return allowed
+        ex = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
+        if allowed is not None:
+            return np.setdiff1d(allowed, ex)
+        if len(excluded) > SMALL_EXCLUDE:
+            return np.setdiff1d(runtime.index.ids(), ex)
+        return None
+
+    @staticmethod
+    def _search(
+        runtime: SpaceRuntime, queries: np.ndarray, fetch: int, allowed: np.ndarray | None, excluded: set[int]
+    ) -> list[list[tuple[int, float]]]:
+        if allowed is not None and len(allowed) == 0:
+            return [[] for _ in range(len(queries))]
+        extra = len(excluded) if allowed is None else 0
+        scores, ids = runtime.index.search(queries.astype(np.float32), fetch + extra, allowed_ids=allowed)
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and int(i) not in excluded]
+            for row_ids, row_scores in zip(ids, scores)
+        ]
+
+    def _average(
+        self, runtime: SpaceRuntime, P: np.ndarray, w: np.ndarray, N: np.ndarray, k: int,
+        allowed: np.ndarray | None, excluded: set[int],
+    ) -> list[tuple[int, float]]:
+        query = (w[:, None] * P).sum(axis=0) / w.sum()
+        if len(N):
+            query = query + (query - N.mean(axis=0))
+        if not np.any(query):
+            return []
+        return self._search(runtime, query[None, :], k, allowed, excluded)[0][:k]
+
+    def _best_score(
+        self, runtime: SpaceRuntime, P: np.ndarray, N: np.ndarray, k: int,
+        allowed: np.ndarray | None, excluded: set[int],
+    ) -> list[tuple[int, float]]:
+        fetched = self._search(runtime, P, max(BEST_SCORE_FANOUT * k, 50), allowed, excluded)
+        cand = np.array(sorted({i for row in fetched for i, _ in row}), dtype=np.int64)
+        if not len(cand):
+            return []
+        known, vecs = runtime.embedder.trained_vectors(cand.tolist())  # type: ignore[attr-defined]
+        cand, C = cand[known], _unit(vecs[known])
+        best_pos = (C @ P.T).max(axis=1)
+        score = best_pos
+        if len(N):
+            best_neg = (C @ N.T).max(axis=1)
+            score = np.where(best_pos > best_neg, best_pos, -best_neg)
+        order = np.argsort(-score, kind="stable")[:k]
+        return [(int(cand[o]), float(score[o])) for o in order]
+
+    def _text_rankings(
+        self,
+        ref: SpaceRef,
+        runtime: SpaceRuntime,
+        text_space: str,
+        pos_ids: list[int],
+        cold: list[int],
+        k: int,
+        allowed: np.ndarray | None,
+        excluded: set[int],
+    ) -> list[Ranked] | None:
+        """Cold start through the text space: cold examples by their text, and items with no
+        interactions (absent from the item2vec index) near all the examples' text."""
+        with self.db.sessions() as session:
+            text_ref = resolve_space(session, ref.collection_name, text_space)
+            head = max_change_id(session, ref.collection_id)
+        text_runtime = self.runtimes.get(text_ref, head)
+        vectors, has = self._text_vectors(text_ref, text_runtime, pos_ids)
+        out: list[Ranked] = []
+        cold_with_text = [i for i in cold if has[i]]
+        if cold and not cold_with_text:
+            raise InvalidInput(
+                "the examples without interactions have no text either; nothing to recommend from",
+                field=f"positive[{cold[0]}]",
+                code="no_interactions",
+            )
+        if cold_with_text:
+            query = _unit(vectors[cold_with_text]).mean(axis=0)
+            base = self._allowed(text_runtime, allowed, excluded)
+            out.append(Ranked("text", self._search(text_runtime, query[None, :], k, base, excluded)[0][:k]))
+        if has.any():
+            # Items nobody interacted with yet can only be found by their text.
+            with self.db.sessions() as session:
+                all_items = np.array(
+                    session.scalars(select(Document.id).where(Document.collection_id == ref.collection_id)).all(),
+                    dtype=np.int64,
+                )
+            unseen = np.setdiff1d(all_items, runtime.index.ids())
+            if allowed is not None:
+                unseen = np.intersect1d(unseen, allowed)
+            unseen = np.setdiff1d(unseen, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))
+            if len(unseen):
+                query = _unit(vectors[has]).mean(axis=0)
+                out.append(Ranked("text", self._search(text_runtime, query[None, :], k, unseen, set())[0][:k]))
+        return out or None
+
+    def _text_vectors(
+        self, text_ref: SpaceRef, text_runtime: SpaceRuntime, ids: list[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The examples' vectors in the text space (stored ones, else embedded now) and which have one."""
+        with self.db.sessions() as session:
+            rows = {
+                r.id: r
+                for r in session.execute(
+                    select(Document.id, Document.text, Document.content_hash).where(Document.id.in_(set(ids)))
+                )
+            }
+            mask, vectors = reusable_vectors(
+                session, text_ref.id, ids, [rows[i].content_hash for i in ids], text_runtime.embedder.dim,
+                text_runtime.vector_generation,
+            )
+        todo = [j for j, i in enumerate(ids) if not mask[j] and rows[i].text.strip()]
+        if todo:
+            vectors[todo] = text_runtime.embedder.embed_documents([rows[ids[j]].text for j in todo])
+        return vectors, np.any(vectors != 0, axis=1)
+
+    @staticmethod
+    def _fuse(rankings: list[Ranked], k: int) -> list[tuple[int, float, str]]:
+        """One ranking as is; several fused by reciprocal rank, each item keeping its first source and score."""
+        if not rankings:
+            return []
+        if len(rankings) == 1:
+            src = rankings[0].source
+            return [(i, s, src) for i, s in rankings[0].pairs[:k]]
+        fused: dict[int, float] = {}
+        first: dict[int, tuple[float, str]] = {}
+        for ranked in rankings:
+            for rank, (i, s) in enumerate(ranked.pairs):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+                first.setdefault(i, (s, ranked.source))
+        order = sorted(fused, key=lambda i: -fused[i])[:k]
+        return [(i, first[i][0], first[i][1]) for i in order]
