@@ -11,7 +11,7 @@ from embedders.errors import CorpusTooSmall
 
 from .corpus import SqlCorpus
 from .db import Database
-from .interactions import interaction_sequences
+from .interactions import count_interactions, interaction_sequences
 from .errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from .jobs import ACTIVE, enqueue
 from .models import Collection, Job, Space, utcnow
@@ -20,6 +20,7 @@ from .space_schemas import SpaceCreate
 
 # Above this many documents the synchronous vocabulary check is skipped; the build job reports instead.
 PREFLIGHT_MAX_DOCS = 20_000
+PREFLIGHT_MAX_INTERACTIONS = 50_000
 
 
 def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
@@ -53,8 +54,17 @@ def _preflight_interactions(db: Database, collection: Collection, spec: Embedder
             field="embedder.type",
             code="not_an_items_collection",
         )
+    with db.sessions() as session:
+        count = count_interactions(session, collection.id)
+    if count == 0:
+        raise CorpusTooSmall(
+            f"collection {collection.name!r} has no interactions to learn from: ingest some first "
+            "(POST /collections/{c}/interactions or vecdex ingest-interactions)",
+            field="interactions",
+        )
     check = getattr(embedder, "preflight_interactions", None)
-    if check is not None:
+    # Sessionising a large log takes seconds; above this size the build job reports instead.
+    if check is not None and count <= PREFLIGHT_MAX_INTERACTIONS:
         check(interaction_sequences(db, collection.id, spec))
 
 
