@@ -29,6 +29,12 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(item2vec_app, name="item2vec")
 
 
+def _register_eval() -> None:
+    from .eval_cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
 def fail(code: str, message: str, field: str | None = None) -> None:
     typer.secho(f"error [{code}] {field + ': ' if field else ''}{message}", err=True, fg="red")
     raise typer.Exit(2)
@@ -816,6 +822,9 @@ def demo(
     )
     if serve_api:
         serve(host=host, port=port, worker=True)
+
+
+_register_eval()
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console entry point

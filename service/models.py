@@ -190,3 +190,24 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Evaluation(Base):
+    """A stored evaluation run of one space on one task (retrieval, similarity, words).
+
+    ``dataset`` names what it was measured on (file names or a label), ``metrics``
+    holds the figures and ``params`` the settings (k values, file paths), so runs
+    can be listed and compared over time and across spaces.
+    """
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_collection_space", "collection_id", "space_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(32))
+    dataset: Mapped[str] = mapped_column(String(256))
+    metrics: Mapped[dict[str, Any]] = mapped_column(Json)
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

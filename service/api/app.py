@@ -11,7 +11,15 @@ from fastapi import FastAPI
 from ..jobs import Worker
 from ..migrate import check_schema
 from ..settings import Settings, get_settings
-from . import routes_collections, routes_health, routes_interactions, routes_recommend, routes_search, routes_spaces
+from . import (
+    routes_collections,
+    routes_evaluations,
+    routes_health,
+    routes_interactions,
+    routes_recommend,
+    routes_search,
+    routes_spaces,
+)
 from .errors import BodySizeLimit, install_error_handlers
 from .state import AppState
 
@@ -55,6 +63,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         routes_spaces,
         routes_search,
         routes_recommend,
+        routes_evaluations,
     ):
         app.include_router(module.router)
     return app
