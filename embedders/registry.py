@@ -15,6 +15,7 @@ from pydantic import Field
 
 from embedders.base import Embedder, EmbedderSpec, read_manifest
 from embedders.bert import BertEmbedder
+from embedders.bm25 import BM25Embedder
 from embedders.bilstm import BiLSTMEmbedder
 from embedders.doc2vec import Doc2VecEmbedder
 from embedders.errors import UnknownEmbedderType
@@ -40,6 +41,7 @@ _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     BiLSTMEmbedder,
     BertEmbedder,
     Item2VecEmbedder,
+    BM25Embedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from embedders import registry
+from embedders.bm25 import KeywordIndex, is_keyword
 from embedders.base import (
     Embedder,
     EmbedderSpec,
@@ -113,10 +114,12 @@ def build_space(
             embedder.fit_interactions(interaction_sequences(db, plan.collection_id, plan.spec), progress)
         elif embedder.trainable:
             embedder.fit(corpus, progress)
-        ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
-
-        progress.start("index", 1)
-        index = build_index(plan.index_spec, embedder.dim, embedder.metric, ids, vectors)
+        if is_keyword(embedder):
+            index = _keyword_index(embedder, corpus, progress)
+        else:
+            ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
+            progress.start("index", 1)
+            index = build_index(plan.index_spec, embedder.dim, embedder.metric, ids, vectors)
         embedder.save(tmp / EMBEDDER_DIR)
         index.save(tmp / INDEX_DIR, extra={"last_change_id": plan.built_change_id})
         progress.advance(1)
@@ -161,6 +164,17 @@ def _plan(db: Database, space_id: int, rebuild: bool) -> BuildPlan:
             store_vectors=space.store_vectors,
             rebuild=rebuild,
         )
+
+
+def _keyword_index(embedder: Any, corpus: SqlCorpus, progress: Progress) -> KeywordIndex:
+    """A keyword space's index: every document's tokens (phase "tokenize"), BM25 statistics built on first search."""
+    index: KeywordIndex = embedder.new_index()
+    progress.start("tokenize", len(corpus))
+    for page in corpus.pages():
+        index.add_texts([d.id for d in page], [d.text for d in page])
+        progress.advance(len(page))
+    progress.start("index", 1)
+    return index
 
 
 def _embed_corpus(

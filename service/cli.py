@@ -542,6 +542,54 @@ def search(
         typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id}  {snippet}")
 
 
+@app.command()
+def compare(
+    collection: str,
+    query: str,
+    space: Annotated[
+        Optional[list[str]], typer.Option("--space", "-s", help="Space to compare (repeatable; default: all ready).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", "-k")] = 5,
+    filter_: Annotated[
+        Optional[list[str]], typer.Option("--filter", "-f", help="Metadata equality key=value (repeatable).")
+    ] = None,
+    width: Annotated[int, typer.Option(help="Column width per space.")] = 28,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results and overlaps as JSON.")] = False,
+) -> None:
+    """Run QUERY in several spaces and print their top-k side by side, with pairwise overlaps (Jaccard)."""
+    from .search import Searcher
+    from .spaces import SpaceRuntimes
+
+    settings, db = _state()
+    where = _key_values(filter_, "--filter")
+    searcher = Searcher(db, SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every), settings.max_k)
+    with cli_errors():
+        results, overlap = searcher.compare(collection, query, k, where, space or None, 160)
+    if as_json:
+        _print_json({"results": {n: [h.model_dump() for h in hits] for n, hits in results.items()}, "overlap": overlap})
+        return
+    typer.echo(_side_by_side(results, k, width))
+    for pair, value in overlap.items():
+        typer.echo(f"overlap {pair.replace('|', ' / ')}: {value:.2f}")
+
+
+def _side_by_side(results: dict[str, list[Any]], k: int, width: int) -> str:
+    """Columns of ``external_id (score)``, one per space, one row per rank."""
+
+    def cell(text: str) -> str:
+        return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+    lines = ["     " + "  ".join(cell(name) for name in results)]
+    rows = max((len(h) for h in results.values()), default=0)
+    for rank in range(min(rows, k)):
+        cells = [
+            cell(f"{hits[rank].external_id} ({hits[rank].score:.3f})") if rank < len(hits) else cell("")
+            for hits in results.values()
+        ]
+        lines.append(f"{rank + 1:>3}. " + "  ".join(cells))
+    return "\n".join(line.rstrip() for line in lines)
+
+
 # ----------------------------------------------------------------------------- recommend
 
 

@@ -298,3 +298,74 @@ class HistoryEntry(BaseModel):
     timestamp: datetime
     event: str | None
     weight: float
+
+
+# ----------------------------------------------------------------------------- compare and hybrid
+
+
+class CompareRequest(BaseModel):
+    """One query against several spaces of a collection, side by side."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, non_blank("query is empty")] = Field(min_length=1, max_length=100_000)
+    k: int = Field(10, description="Results per space, 1..VECDEX_MAX_K.")
+    spaces: list[str] | None = Field(
+        None, description="Space names; every ready space that takes text queries when omitted."
+    )
+    filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    snippet_chars: int = Field(300, ge=0, le=100_000)
+
+
+class CompareResponse(BaseModel):
+    results: dict[str, list[Hit]] = Field(description="Space name -> its hits, best first.")
+    overlap: dict[str, float] = Field(
+        description='"a|b" -> Jaccard similarity of the two spaces\' top-k external ids (1.0 when both are empty).'
+    )
+
+
+class HybridRequest(BaseModel):
+    """Fuse the rankings of several spaces (e.g. bm25 + an embedding space) into one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, non_blank("query is empty")] = Field(min_length=1, max_length=100_000)
+    k: int = Field(10, description="Fused results, 1..VECDEX_MAX_K.")
+    spaces: list[str] | None = Field(
+        None, description="Space names; every ready space that takes text queries when omitted."
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "rrf", description="rrf: sum of 1/(rrf_k + rank); weighted: weighted sum of min-max normalised scores."
+    )
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Space -> weight (weighted fusion, also scales RRF terms); default 1."
+    )
+    rrf_k: float = Field(60.0, ge=0.0, le=10_000.0, description="RRF's rank constant (Cormack et al. 2009).")
+    candidates: int | None = Field(
+        None, description="Hits taken from each space before fusing; default max(k, 50), capped at VECDEX_MAX_K."
+    )
+    filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    snippet_chars: int = Field(300, ge=0, le=100_000)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, w in value.items() if not math.isfinite(w) or w < 0]
+        if bad:
+            raise ValueError(f"weights must be finite and >= 0 (got {', '.join(bad)})")
+        return value
+
+
+class SpaceRank(BaseModel):
+    rank: int = Field(description="1-based rank in that space's list.")
+    score: float = Field(description="The space's own score (cosine, BM25, ...).")
+
+
+class HybridHit(Hit):
+    spaces: dict[str, SpaceRank] = Field(description="Where the hit ranked in each space that returned it.")
+
+
+class HybridResponse(BaseModel):
+    fusion: str
+    spaces: list[str]
+    hits: list[HybridHit]

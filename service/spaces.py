@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from embedders import registry
 from embedders.base import Embedder, HasTrainedVectors, TrainsOnInteractions
+from embedders.bm25 import KeywordIndex, is_keyword
 from indexers.base import VectorIndex
 from indexers.faiss_index import load_index
 
@@ -67,7 +68,7 @@ class SpaceRuntime:
         space_id: int,
         collection_id: int,
         embedder: Embedder,
-        index: VectorIndex,
+        index: VectorIndex | KeywordIndex,
         applied_change_id: int,
         store_vectors: bool,
         directory: Path,
@@ -122,6 +123,12 @@ class SpaceRuntime:
         present = [docs[i] for i in unique_ids if i in docs]
         if not present:
             return
+        if isinstance(self.index, KeywordIndex):
+            # A keyword space re-tokenizes the new text; BM25 statistics are rebuilt on the next search.
+            empty = self.index.add_texts([d.id for d in present], [d.text for d in present])
+            self.skipped_ids.difference_update(d.id for d in present)
+            self.skipped_ids.update(empty)
+            return
         ids = [d.id for d in present]
         hashes = [d.content_hash for d in present]
         if isinstance(self.embedder, TrainsOnInteractions) and isinstance(self.embedder, HasTrainedVectors):
@@ -170,6 +177,21 @@ class SpaceRuntime:
                 return
             self.index.save(self.directory / INDEX_DIR, extra={"last_change_id": self.applied_change_id})
             self.unsaved_changes = 0
+
+
+def _refilled_keyword_index(db: Database, collection_id: int, directory: Path) -> KeywordIndex:
+    """A keyword space's index, refilled from SQL (its snapshot keeps only the change id).
+
+    The documents read here are at least as new as that change id, and replaying
+    the changes after it re-applies each document's *current* SQL state, so the
+    result is exact whatever happened in between.
+    """
+    from .corpus import SqlCorpus
+
+    index = KeywordIndex.load(directory / INDEX_DIR)
+    for page in SqlCorpus(db, collection_id).pages():
+        index.add_texts([d.id for d in page], [d.text for d in page])
+    return index
 
 
 class SpaceRuntimes:
@@ -228,7 +250,10 @@ class SpaceRuntimes:
         directory = space_dir(self.spaces_root, space.id, generation)
         try:
             embedder = registry.load(directory / EMBEDDER_DIR)
-            index = load_index(directory / INDEX_DIR)
+            if is_keyword(embedder):
+                index: VectorIndex | KeywordIndex = _refilled_keyword_index(self.db, space.collection_id, directory)
+            else:
+                index = load_index(directory / INDEX_DIR)
         except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
             log.exception("cannot load space %s generation %s", space.id, generation)
             raise Conflict(

@@ -9,6 +9,10 @@ from fastapi import APIRouter, Query
 from ..schemas import (
     AnalogyRequest,
     AnalogyResponse,
+    CompareRequest,
+    CompareResponse,
+    HybridRequest,
+    HybridResponse,
     SearchRequest,
     SearchResponse,
     SimilarRequest,
@@ -26,6 +30,31 @@ def search(name: str, body: SearchRequest, searcher: SearcherDep) -> SearchRespo
     """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index."""
     space, hits = searcher.search(name, body.query, body.k, body.filter, body.space, body.snippet_chars)
     return SearchResponse(space=space, hits=hits)
+
+
+@router.post("/collections/{name}/compare", response_model=CompareResponse)
+def compare(name: str, body: CompareRequest, searcher: SearcherDep) -> CompareResponse:
+    """The same query in several spaces side by side, with the Jaccard overlap of each pair's top-k ids."""
+    results, overlap = searcher.compare(name, body.query, body.k, body.filter, body.spaces, body.snippet_chars)
+    return CompareResponse(results=results, overlap=overlap)
+
+
+@router.post("/collections/{name}/hybrid", response_model=HybridResponse)
+def hybrid(name: str, body: HybridRequest, searcher: SearcherDep) -> HybridResponse:
+    """One ranking fused from several spaces (RRF or weighted normalised scores), e.g. bm25 + word2vec."""
+    spaces, hits = searcher.hybrid(
+        name,
+        body.query,
+        body.k,
+        body.filter,
+        body.spaces,
+        body.fusion,
+        body.weights,
+        body.rrf_k,
+        body.candidates,
+        body.snippet_chars,
+    )
+    return HybridResponse(fusion=body.fusion, spaces=spaces, hits=hits)
 
 
 @router.post("/collections/{name}/documents/{external_id}/similar", response_model=SearchResponse)

@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 
 from embedders.base import WordVectors
+from embedders.bm25 import is_keyword
 from embedders.errors import NotSupported
 
 from ..db import Database
@@ -229,6 +230,11 @@ class Evaluator:
         for ref, runtime in self._each(collection, spaces):
             if runtime is None:
                 out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
+                continue
+            if is_keyword(runtime.embedder):
+                out.append(
+                    SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason="a keyword space has no vectors")
+                )
                 continue
             vectors = self._document_vectors(ref, runtime, [docs[d] for d in wanted])
             index = {d: i for i, d in enumerate(wanted)}
