@@ -28,8 +28,9 @@ test: install
 demo: install
 	$(BIN)/vecdex demo --host $(HOST) --port $(PORT)
 
+# `make bench` runs the whole benchmark suite (long: 1M vectors, sub-benchmarks); `make bench QUICK=1` a few-minute run. Not part of `make test`.
 bench: install
-	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/suite.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) data build *.egg-info
