@@ -555,6 +555,7 @@ def main() -> None:
     n = args.docs or (300 if args.quick else 2000)
     reps = args.reps or (1 if args.quick else 3)
     results: dict[str, Any] = {"machine": machine_info(), "command": " ".join(sys.argv[1:])}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         profile_to = args.out.with_name("bert_profile.txt") if args.profile else None
@@ -563,7 +564,6 @@ def main() -> None:
     results["quality"] = quality(export_reps=1 if args.quick else 2)
     results["machine"]["load_average_end"] = os.getloadavg()
     results["elapsed_s"] = time.time() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     log(f"wrote {args.out}")
     print(markdown(results))
