@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import IndexKind, IndexSpec, Metric, VectorIndex
+from .base import IndexKind, IndexSpec, Metric, SearchParams, VectorIndex
 from .errors import (
     DimensionMismatch,
     IndexerError,
@@ -37,6 +37,7 @@ __all__ = [
     "InvalidK",
     "InvalidVectors",
     "Metric",
+    "SearchParams",
     "VectorIndex",
     "build_index",
     "choose_kind",

@@ -32,6 +32,23 @@ class IndexSpec(BaseModel):
     ivf_nprobe: int = Field(16, ge=1, description="IVF lists probed per query.")
 
 
+class SearchParams(BaseModel):
+    """Per-query overrides of the space's search settings: trade recall for speed on one request.
+
+    Fields left out keep the space's ``IndexSpec`` values. Each applies only where
+    it means something (``ef_search`` to HNSW, ``nprobe`` to IVF) and is ignored
+    elsewhere, so one request can go to spaces of any kind (``auto`` included).
+    ``exact`` searches exhaustively: the ground truth approximate results are
+    measured against.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ef_search: int | None = Field(None, ge=1, le=4096, description="HNSW efSearch for this query (raised to k).")
+    nprobe: int | None = Field(None, ge=1, le=65_536, description="IVF lists probed for this query (capped at nlist).")
+    exact: bool = Field(False, description="Exhaustive search, whatever the index kind.")
+
+
 @runtime_checkable
 class VectorIndex(Protocol):
     """What the service needs from any index engine (FAISS now, others later)."""
@@ -51,10 +68,15 @@ class VectorIndex(Protocol):
         ...
 
     def search(
-        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        params: SearchParams | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (nq, k), best first. With ``allowed_ids`` only those ids are
-        returned, and if at least k of them are in the index exactly k come back."""
+        returned, and if at least k of them are in the index exactly k come back.
+        ``params`` overrides the spec's search settings for this call."""
         ...
 
     def __len__(self) -> int: ...

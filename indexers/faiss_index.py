@@ -52,7 +52,7 @@ from typing import Any, Literal, get_args
 import faiss
 import numpy as np
 
-from .base import IndexSpec, Metric
+from .base import IndexSpec, Metric, SearchParams
 from .errors import (
     DimensionMismatch,
     IndexerError,
@@ -99,6 +99,7 @@ EXACT_MAX_FRACTION = 0.02
 
 # Ceiling on the widened HNSW beam of a filtered search (IndexSpec's own limit).
 MAX_EF_SEARCH = 4_096
+_DEFAULT_PARAMS = SearchParams()  # the spec's own settings
 
 ADD_CHUNK = 16_384  # bulk builds add in chunks so progress can be reported
 PARALLEL_MIN_QUERIES = 16  # fewer queries than this run on one OpenMP thread
@@ -751,7 +752,11 @@ class FaissIndex:
     # --- search --------------------------------------------------------------
 
     def search(
-        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        params: SearchParams | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Nearest neighbours, best first: ``(scores float32 (nq, k), ids int64 (nq, k))``.
 
@@ -759,6 +764,9 @@ class FaissIndex:
         -inf (cosine, ip) / +inf (l2) when fewer than ``k`` vectors qualify.
         With ``allowed_ids`` only those ids come back (unknown ones are ignored),
         and whenever at least ``k`` of them are live exactly ``k`` come back.
+        ``params`` overrides efSearch / nprobe for this call, or asks for an
+        exhaustive search; the spec stays as it is (FAISS's per-call
+        ``SearchParameters``, so concurrent searches do not see each other's).
 
         Raises:
             InvalidK: ``k`` is not a positive integer.
@@ -778,10 +786,11 @@ class FaissIndex:
             if not k_eff or not len(q):
                 return self._pad(np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64), k)
             _use_threads(len(q))
-            if cand.small or self._kind == "flat" or not self.trained:
+            exact = params is not None and params.exact
+            if exact or cand.small or self._kind == "flat" or not self.trained:
                 distances, labels = self._exhaustive(q, k_eff, cand.selector)
             else:
-                distances, labels = self._approximate(q, k_eff, cand)
+                distances, labels = self._approximate(q, k_eff, cand, params or _DEFAULT_PARAMS)
                 short = (labels >= 0).sum(axis=1) < k_eff
                 if short.any():
                     distances[short], labels[short] = self._exhaustive(q[short], k_eff, cand.selector)
@@ -800,7 +809,9 @@ class FaissIndex:
         selector = _bitmap_selector(positions, self._table.ntotal) if count else None
         return _Candidates(count, selector, small)
 
-    def _approximate(self, q: np.ndarray, k: int, cand: _Candidates) -> tuple[np.ndarray, np.ndarray]:
+    def _approximate(
+        self, q: np.ndarray, k: int, cand: _Candidates, params: SearchParams = _DEFAULT_PARAMS
+    ) -> tuple[np.ndarray, np.ndarray]:
         """HNSW or IVF search restricted to the candidates.
 
         Under a filter HNSW widens its beam by the inverse of the allowed
@@ -811,13 +822,13 @@ class FaissIndex:
         """
         if isinstance(self._index, faiss.IndexHNSWFlat):
             widen = self._table.live / max(cand.count, 1)
-            ef = min(MAX_EF_SEARCH, math.ceil(max(self._spec.hnsw_ef_search, k) * widen))
-            params = faiss.SearchParametersHNSW(efSearch=max(ef, k), sel=cand.selector)
+            base = params.ef_search or self._spec.hnsw_ef_search
+            ef = min(MAX_EF_SEARCH, math.ceil(max(base, k) * widen))
+            faiss_params = faiss.SearchParametersHNSW(efSearch=max(ef, k), sel=cand.selector)
         else:
-            params = faiss.SearchParametersIVF(
-                nprobe=min(self._spec.ivf_nprobe, self._index.nlist), sel=cand.selector
-            )
-        return self._index.search(q, k, params=params)
+            nprobe = params.nprobe or self._spec.ivf_nprobe
+            faiss_params = faiss.SearchParametersIVF(nprobe=min(nprobe, self._index.nlist), sel=cand.selector)
+        return self._index.search(q, k, params=faiss_params)
 
     def _exhaustive(
         self, q: np.ndarray, k: int, selector: faiss.IDSelector | None

@@ -518,8 +518,15 @@ def search(
         Optional[list[str]], typer.Option("--filter", "-f", help="Metadata equality key=value (repeatable).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
+    ef_search: Annotated[
+        Optional[int], typer.Option("--ef-search", help="HNSW efSearch for this query (default: the space's).")
+    ] = None,
+    nprobe: Annotated[Optional[int], typer.Option(help="IVF lists probed for this query (default: the space's).")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Exhaustive search (ground truth for recall).")] = False,
 ) -> None:
     """Search a collection's space for the documents nearest to QUERY."""
+    from indexers.base import SearchParams
+
     from .search import Searcher
     from .spaces import SpaceRuntimes
 
@@ -530,9 +537,11 @@ def search(
         if not sep:
             fail("invalid_input", f"expected key=value, got {item!r}", "--filter")
         where[key.strip()] = _coerce(value)
+    with cli_errors():
+        params = SearchParams(ef_search=ef_search, nprobe=nprobe, exact=exact)
     searcher = Searcher(db, SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every), settings.max_k)
     with cli_errors():
-        space_name, hits = searcher.search(collection, query, k, where, space, 160)
+        space_name, hits = searcher.search(collection, query, k, where, space, 160, params)
     if as_json:
         _print_json({"space": space_name, "hits": [h.model_dump() for h in hits]})
         return
@@ -571,6 +580,63 @@ def compare(
     typer.echo(_side_by_side(results, k, width))
     for pair, value in overlap.items():
         typer.echo(f"overlap {pair.replace('|', ' / ')}: {value:.2f}")
+
+
+@app.command()
+def hybrid(
+    collection: str,
+    query: str,
+    space: Annotated[
+        Optional[list[str]], typer.Option("--space", "-s", help="Space to fuse (repeatable; default: all ready).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", "-k")] = 10,
+    fusion: Annotated[str, typer.Option(help="rrf (reciprocal rank fusion) or weighted (min-max scores).")] = "rrf",
+    weight: Annotated[
+        Optional[list[str]], typer.Option("--weight", "-w", help="space=weight (repeatable; default 1 each).")
+    ] = None,
+    rrf_k: Annotated[float, typer.Option("--rrf-k", help="RRF's rank constant.")] = 60.0,
+    candidates: Annotated[
+        Optional[int], typer.Option(help="Hits taken from each space before fusing (default max(k, 50)).")
+    ] = None,
+    filter_: Annotated[
+        Optional[list[str]], typer.Option("--filter", "-f", help="Metadata equality key=value (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the fused hits as JSON.")] = False,
+) -> None:
+    """One ranking fused from several spaces' rankings of QUERY (e.g. bm25 + bert), as POST .../hybrid does."""
+    from .schemas import HybridRequest
+    from .search import Searcher
+    from .spaces import SpaceRuntimes
+
+    settings, db = _state()
+    where = _key_values(filter_, "--filter")
+    weights = _key_values(weight, "--weight")
+    with cli_errors():
+        body = HybridRequest.model_validate(
+            {
+                "query": query,
+                "k": k,
+                "spaces": space or None,
+                "fusion": fusion,
+                "weights": weights,
+                "rrf_k": rrf_k,
+                "candidates": candidates,
+                "filter": where,
+            }
+        )
+        searcher = Searcher(db, SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every), settings.max_k)
+        names, hits = searcher.hybrid(
+            collection, body.query, body.k, body.filter, body.spaces, body.fusion, body.weights, body.rrf_k,
+            body.candidates, 160,
+        )
+    if as_json:
+        _print_json({"fusion": body.fusion, "spaces": names, "hits": [h.model_dump() for h in hits]})
+        return
+    typer.echo(f"{body.fusion} over {', '.join(names)}:")
+    for rank, h in enumerate(hits, 1):
+        where_ranked = "  ".join(f"{n}#{r.rank}" for n, r in h.spaces.items())
+        snippet = " ".join(h.text.split())[:60]
+        typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id}  [{where_ranked}]  {snippet}")
 
 
 def _side_by_side(results: dict[str, list[Any]], k: int, width: int) -> str:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from indexers.base import SearchParams
+
 def non_blank(message: str) -> AfterValidator:
     """A validator refusing strings of only white space, with the message the API and ingest report."""
 
@@ -137,6 +139,10 @@ class SearchRequest(BaseModel):
     filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
+    params: SearchParams | None = Field(
+        None,
+        description="Per-request efSearch (HNSW) / nprobe (IVF) / exact, overriding the space's index settings.",
+    )
 
 
 class SimilarRequest(BaseModel):

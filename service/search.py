@@ -14,6 +14,7 @@ import numpy as np
 from embedders.base import ContextualTokens, WordVectors
 from embedders.bm25 import KeywordIndex
 from embedders.errors import EmptyText
+from indexers.base import SearchParams
 
 from sqlalchemy import select
 
@@ -57,14 +58,27 @@ class Searcher:
         return ref, self.runtimes.get(ref, head), allowed
 
     def search(
-        self, collection_name: str, query: str, k: int, where: dict[str, Any], space_name: str | None, snippet: int
+        self,
+        collection_name: str,
+        query: str,
+        k: int,
+        where: dict[str, Any],
+        space_name: str | None,
+        snippet: int,
+        params: SearchParams | None = None,
     ) -> tuple[str, list[Hit]]:
+        """Top ``k`` documents for a text; ``params`` tunes this one search (ignored by keyword spaces)."""
         check_k(k, self.max_k)
         space, runtime, allowed = self._resolve(collection_name, space_name, where)
-        return space.name, self._hydrate(self._ranked(runtime, query, k, allowed), snippet)
+        return space.name, self._hydrate(self._ranked(runtime, query, k, allowed, params), snippet)
 
     def _ranked(
-        self, runtime: SpaceRuntime, query: str, k: int, allowed: np.ndarray | None
+        self,
+        runtime: SpaceRuntime,
+        query: str,
+        k: int,
+        allowed: np.ndarray | None,
+        params: SearchParams | None = None,
     ) -> list[tuple[int, float]]:
         """The top ``k`` (doc id, score) of a text query: by text in a keyword space, by vector otherwise."""
         if allowed is not None and len(allowed) == 0:
@@ -72,7 +86,7 @@ class Searcher:
         if isinstance(runtime.index, KeywordIndex):
             return runtime.index.search_text(query, k, allowed_ids=allowed)
         vector = runtime.embedder.embed_query(query)
-        scores, ids = runtime.index.search(vector[None, :], k, allowed_ids=allowed)
+        scores, ids = runtime.index.search(vector[None, :], k, allowed_ids=allowed, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def _hydrate(self, pairs: list[tuple[int, float]], snippet: int) -> list[Hit]:

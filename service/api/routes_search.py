@@ -27,8 +27,9 @@ router = APIRouter(tags=["search"])
 
 @router.post("/collections/{name}/search", response_model=SearchResponse)
 def search(name: str, body: SearchRequest, searcher: SearcherDep) -> SearchResponse:
-    """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index."""
-    space, hits = searcher.search(name, body.query, body.k, body.filter, body.space, body.snippet_chars)
+    """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index,
+    ``params`` trades recall for speed on this request (efSearch / nprobe / exact)."""
+    space, hits = searcher.search(name, body.query, body.k, body.filter, body.space, body.snippet_chars, body.params)
     return SearchResponse(space=space, hits=hits)
 
 

@@ -20,6 +20,7 @@ from indexers import (
     IndexFileError,
     IndexSpec,
     InsufficientTrainingData,
+    SearchParams,
     build_index,
     choose_kind,
     load_index,
@@ -367,3 +368,64 @@ def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fi._detect_cpus() == 3
     with pytest.raises(ValueError):
         fi.set_faiss_threads(0)
+
+
+# --- per-query search parameters ---------------------------------------------------------
+
+
+def _hard(n: int = 6_000, dim: int = 32, seed: int = 21) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unclustered Gaussian vectors: hard enough that a narrow beam / few probed lists miss neighbours."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors, doc_ids(n, seed=seed), rng.standard_normal((50, dim)).astype(np.float32)
+
+
+def test_ef_search_per_query_trades_recall_and_leaves_the_spec_alone() -> None:
+    vectors, ids, queries = _hard()
+    index = build_index(spec_for("hnsw", hnsw_m=8, hnsw_ef_construction=32, hnsw_ef_search=32), 32, "l2", ids, vectors)
+    truth = brute_force(vectors, ids, queries, K, "l2")[1]
+    default = index.search(queries, K)[1]
+    narrow = index.search(queries, K, params=SearchParams(ef_search=1))[1]  # raised to k
+    wide = index.search(queries, K, params=SearchParams(ef_search=1_024))[1]
+    assert recall(narrow, truth) < recall(default, truth) < recall(wide, truth)
+    assert recall(wide, truth) >= 0.97
+    assert np.array_equal(index.search(queries, K)[1], default)  # nothing stuck to the index
+    assert index.spec.hnsw_ef_search == 32
+    # nprobe means nothing to HNSW and is ignored there.
+    assert np.array_equal(index.search(queries, K, params=SearchParams(nprobe=1))[1], default)
+
+
+def test_nprobe_per_query_and_all_lists_is_exact() -> None:
+    vectors, ids, queries = _hard()
+    index = build_index(spec_for("ivf", ivf_nlist=64, ivf_nprobe=4), 32, "ip", ids, vectors)
+    truth = brute_force(vectors, ids, queries, K, "ip")[1]
+    one = index.search(queries, K, params=SearchParams(nprobe=1))[1]
+    default = index.search(queries, K)[1]
+    everything = index.search(queries, K, params=SearchParams(nprobe=10_000))[1]  # capped at nlist
+    assert recall(one, truth) < recall(default, truth) < 1.0
+    assert np.array_equal(everything, truth)
+    assert np.array_equal(index.search(queries, K, params=SearchParams(ef_search=4_096))[1], default)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_exact_param_gives_ground_truth_with_and_without_a_filter(kind: str) -> None:
+    vectors, ids, queries = _hard()
+    spec = spec_for(kind, hnsw_m=4, hnsw_ef_construction=8, hnsw_ef_search=8, ivf_nlist=64, ivf_nprobe=1)
+    index = build_index(spec, 32, "cosine", ids, vectors)
+    truth = brute_force(vectors, ids, queries, K, "cosine")[1]
+    assert recall(index.search(queries, K)[1], truth) < 1.0  # precondition: the defaults miss some
+    assert np.array_equal(index.search(queries, K, params=SearchParams(exact=True))[1], truth)
+    allowed = ids[: len(ids) // 2]
+    mask = np.isin(ids, allowed)
+    found = index.search(queries, K, allowed_ids=allowed, params=SearchParams(exact=True))[1]
+    assert np.array_equal(found, brute_force(vectors[mask], ids[mask], queries, K, "cosine")[1])
+
+
+@pytest.mark.parametrize(
+    "bad", [{"ef_search": 0}, {"ef_search": 5_000}, {"nprobe": 0}, {"nprobe": -3}, {"efSearch": 64}]
+)
+def test_search_params_are_validated(bad: dict[str, int]) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        SearchParams(**bad)

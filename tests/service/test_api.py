@@ -219,6 +219,36 @@ def test_search_errors(seeded: TestClient, settings: Any) -> None:
     _error(s({"query": "goal", "kk": 3}), 422, "invalid_request", "kk")
 
 
+def test_search_params_reach_the_index_per_request(seeded: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """efSearch / nprobe / exact travel with one request to the index and no further (indexers tests
+    show what they do to recall; this space is small, so every setting returns the exact answer)."""
+    from indexers import FaissIndex, SearchParams
+
+    seen: list[SearchParams | None] = []
+    original = FaissIndex.search
+
+    def spy(self: FaissIndex, queries: Any, k: int, allowed_ids: Any = None, params: Any = None) -> Any:
+        seen.append(params)
+        return original(self, queries, k, allowed_ids, params)
+
+    monkeypatch.setattr(FaissIndex, "search", spy)
+    q = {"query": "the striker scored a goal", "k": 5}
+    plain = seeded.post("/collections/topics/search", json=q).json()["hits"]
+    tuned = seeded.post("/collections/topics/search", json={**q, "params": {"ef_search": 512, "nprobe": 3}}).json()["hits"]
+    exact = seeded.post("/collections/topics/search", json={**q, "params": {"exact": True}}).json()["hits"]
+    assert seen == [None, SearchParams(ef_search=512, nprobe=3), SearchParams(exact=True)]
+    assert [h["external_id"] for h in plain] == [h["external_id"] for h in tuned] == [h["external_id"] for h in exact]
+
+
+def test_search_params_errors(seeded: TestClient) -> None:
+    s = lambda params: seeded.post("/collections/topics/search", json={"query": "goal", "params": params})  # noqa: E731
+    _error(s({"ef_search": 0}), 422, "invalid_request", "params.ef_search")
+    _error(s({"nprobe": 0}), 422, "invalid_request", "params.nprobe")
+    _error(s({"ef_search": 5000}), 422, "invalid_request", "params.ef_search")
+    _error(s({"efSearch": 64}), 422, "invalid_request", "params.efSearch")
+    _error(s({"exact": "sometimes"}), 422, "invalid_request", "params.exact")
+
+
 def test_space_errors_write_nothing(seeded: TestClient, jobs: Callable[[], int]) -> None:
     spaces = lambda: seeded.get("/collections/topics/spaces").json()  # noqa: E731
     before = spaces()

@@ -67,6 +67,11 @@ def test_ingest_space_search_jobs(env: Path) -> None:
     assert {h["metadata"]["topic"] for h in json.loads(out)["hits"]} == {"markets"}
     code, out = run("search", "topics", "goal", "--filter", "n=seven")
     assert code == 2 and "filter_type_mismatch" in out and "filter.n" in out
+    code, out = run("search", "topics", "striker scored a goal", "-k", "3", "--exact", "--ef-search", "256", "--json")
+    assert code == 0, out
+    assert [h["external_id"] for h in json.loads(out)["hits"]] == [h["external_id"] for h in hits]
+    code, out = run("search", "topics", "goal", "--nprobe", "0")
+    assert code == 2 and "nprobe" in out
 
     code, out = run("jobs", "list")
     assert "build_space\tsucceeded\ttopics/w2v\tindex 1/1" in out

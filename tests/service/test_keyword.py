@@ -216,6 +216,31 @@ def test_cli_compare(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         r = runner.invoke(app, ["compare", "topics", "bank", "--json"])
         assert r.exit_code == 0, r.output
         assert set(json.loads(r.output)["overlap"]) == {"w2v|kw"}
+
+        # hybrid: the CLI fuses what compare lists, by the same RRF as the API.
+        query = "zyzzyva striker goal"
+        r = runner.invoke(app, ["compare", "topics", query, "-s", "kw", "-s", "w2v", "-k", "8", "--json"])
+        lists = json.loads(r.output)["results"]
+        expected: dict[str, float] = {}
+        for hits in lists.values():
+            for rank, h in enumerate(hits, start=1):
+                expected[h["external_id"]] = expected.get(h["external_id"], 0.0) + 1 / (60 + rank)
+        r = runner.invoke(app, ["hybrid", "topics", query, "-s", "kw", "-s", "w2v", "-k", "4", "--candidates", "8", "--json"])
+        assert r.exit_code == 0, r.output
+        fused = json.loads(r.output)
+        assert fused["spaces"] == ["kw", "w2v"]
+        assert [h["score"] for h in fused["hits"]] == pytest.approx(sorted(expected.values(), reverse=True)[:4])
+        r = runner.invoke(app, ["hybrid", "topics", query, "-k", "4", "--candidates", "8"])
+        assert r.exit_code == 0 and r.output.startswith("rrf over w2v, kw:"), r.output
+        assert len(r.output.strip().splitlines()) == 5 and "kw#1" in r.output
+        # A zero weight leaves the other space's order.
+        r = runner.invoke(app, ["hybrid", "topics", "bank shares stadium", "--fusion", "weighted", "-w", "w2v=0", "-k", "5", "--json"])
+        alone = runner.invoke(app, ["search", "topics", "bank shares stadium", "--space", "kw", "-k", "5", "--json"])
+        ids = lambda out: [h["external_id"] for h in json.loads(out)["hits"]]  # noqa: E731
+        assert r.exit_code == 0 and ids(r.output) == ids(alone.output), r.output
+        for bad, field in ((["-w", "kw=-1"], "weights"), (["-w", "nope=1"], "weights"), (["--fusion", "max"], "fusion")):
+            r = runner.invoke(app, ["hybrid", "topics", "bank", *bad])
+            assert r.exit_code == 2 and field in r.output, (bad, r.output)
     finally:
         get_settings.cache_clear()
 
