@@ -250,34 +250,49 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _flush(db, collection: str, batch: list[tuple[int, Any]], stats: dict[str, int], file: Path) -> None:  # type: ignore[no-untyped-def]
-    """Write one batch; if the batch is refused (e.g. a metadata type clash), retry line by line to name the culprit."""
-    from tqdm import tqdm
+def _batch_then_lines(
+    batch: list[tuple[int, Any]], write: Callable[[list[Any], bool], None], reject: Callable[[int, str], None]
+) -> None:
+    """Write a batch in one transaction; should it be refused (e.g. a metadata type clash), write its
+    lines one by one, so only the culprits are rejected (by file line) and the rest goes in.
 
+    ``write(records, single)`` does one transaction; ``single`` says a record is retried alone
+    (its errors then name the record's own field rather than a batch position).
+    """
     from .errors import InvalidInput
-    from .repository import upsert_documents
 
     if not batch:
         return
     try:
-        with db.session() as session:
-            r = upsert_documents(session, collection, [d for _, d in batch])
-        stats["created"] += r.created
-        stats["updated"] += r.updated
-        stats["unchanged"] += r.unchanged
+        write([r for _, r in batch], False)
         return
     except InvalidInput:
         pass  # refused whole: find the offending line(s) below, write the rest
-    for line, doc in batch:
+    for line, record in batch:
         try:
-            with db.session() as session:
-                r = upsert_documents(session, collection, [doc], field_prefix="document")
-            stats["created"] += r.created
-            stats["updated"] += r.updated
-            stats["unchanged"] += r.unchanged
+            write([record], True)
         except InvalidInput as exc:
-            stats["rejected"] += 1
-            tqdm.write(f"{file}:{line}: {exc.message}", file=sys.stderr)
+            reject(line, exc.message)
+
+
+def _flush(db, collection: str, batch: list[tuple[int, Any]], stats: dict[str, int], file: Path) -> None:  # type: ignore[no-untyped-def]
+    """Write one batch of documents, naming rejected lines as FILE:LINE."""
+    from tqdm import tqdm
+
+    from .repository import upsert_documents
+
+    def write(docs: list[Any], single: bool) -> None:
+        with db.session() as session:
+            r = upsert_documents(session, collection, docs, **({"field_prefix": "document"} if single else {}))
+        stats["created"] += r.created
+        stats["updated"] += r.updated
+        stats["unchanged"] += r.unchanged
+
+    def reject(line: int, message: str) -> None:
+        stats["rejected"] += 1
+        tqdm.write(f"{file}:{line}: {message}", file=sys.stderr)
+
+    _batch_then_lines(batch, write, reject)
 
 
 @app.command("ingest-interactions")
@@ -347,36 +362,27 @@ def _flush_interactions(  # type: ignore[no-untyped-def]
     lines are refused and the rest of the batch goes in. Should the batch still
     be refused (an item deleted meanwhile), it is retried line by line.
     """
-    from .errors import InvalidInput
     from .interactions import ingest_interactions, known_items
     from .repository import get_collection
 
     if not batch:
         return
     good = batch
-    try:
+    if unknown_items == "reject":
         with db.session() as session:
-            if unknown_items == "reject":
-                known = known_items(session, get_collection(session, collection).id, (r.item for _, r in batch))
-                good = [(line, r) for line, r in batch if r.item in known]
-                for line, r in batch:
-                    if r.item not in known:
-                        reject(line, f"item {r.item!r} is not in collection {collection!r} (--unknown-items create adds it)")
-            records = [r for _, r in good]
+            known = known_items(session, get_collection(session, collection).id, (r.item for _, r in batch))
+        good = [(line, r) for line, r in batch if r.item in known]
+        for line, r in batch:
+            if r.item not in known:
+                reject(line, f"item {r.item!r} is not in collection {collection!r} (--unknown-items create adds it)")
+
+    def write(records: list[Any], single: bool) -> None:
+        with db.session() as session:
             result = ingest_interactions(session, collection, records, unknown_items)  # type: ignore[arg-type]
         stats["inserted"] += result.inserted
         stats["created_items"] += result.created_items
-        return
-    except InvalidInput:
-        pass  # refused whole: find the offending line(s) below, write the rest
-    for line, r in good:
-        try:
-            with db.session() as session:
-                result = ingest_interactions(session, collection, [r], unknown_items)  # type: ignore[arg-type]
-            stats["inserted"] += result.inserted
-            stats["created_items"] += result.created_items
-        except InvalidInput as exc:
-            reject(line, exc.message)
+
+    _batch_then_lines(good, write, reject)
 
 
 # ----------------------------------------------------------------------------- spaces
