@@ -192,6 +192,8 @@ def read_analogies(path: Path) -> list[tuple[str, str, str, str, str]]:
             section = line[1:].strip()
             if not section:
                 raise FormatError(path, number, "a section line needs a name (': name')")
+            if section == "total":  # the per-section results share one mapping with the overall total
+                raise FormatError(path, number, "section name 'total' is reserved for the overall accuracy")
             continue
         parts = line.split()
         if len(parts) != 4:

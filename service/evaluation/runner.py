@@ -104,21 +104,27 @@ class Evaluator:
                 head = max_change_id(session, ref.collection_id)
             yield ref, self.searcher.runtimes.get(ref, head)
 
-    def _store(self, ref: SpaceRef, task: str, dataset: str, result: SpaceResult) -> SpaceResult:
-        result.metrics = clean(result.metrics)
+    def _store(self, task: str, dataset: str, done: Sequence[tuple[SpaceRef, SpaceResult]]) -> None:
+        """One transaction for every evaluated space, written after all of them ran.
+
+        A failure in a later space (named but not ready, no text queries, an
+        embedder error) then leaves no partial run behind: the request or
+        command that failed has changed nothing.
+        """
         with self.db.session() as session:
-            row = Evaluation(
-                collection_id=ref.collection_id,
-                space_id=ref.id,
-                task=task,
-                dataset=dataset[:256],
-                metrics=result.metrics,
-                params=clean(result.params),
-            )
-            session.add(row)
-            session.flush()
-            result.evaluation_id = row.id
-        return result
+            for ref, result in done:
+                result.metrics = clean(result.metrics)
+                row = Evaluation(
+                    collection_id=ref.collection_id,
+                    space_id=ref.id,
+                    task=task,
+                    dataset=dataset[:256],
+                    metrics=result.metrics,
+                    params=clean(result.params),
+                )
+                session.add(row)
+                session.flush()
+                result.evaluation_id = row.id
 
     # -- retrieval -----------------------------------------------------------------
 
@@ -143,6 +149,7 @@ class Evaluator:
         judged_docs = {d for q in judged for d in qrels[q.id]}
         unknown = len(judged_docs) - len(set(self._existing(collection, judged_docs)))
         out: list[SpaceResult] = []
+        done: list[tuple[SpaceRef, SpaceResult]] = []
         for ref, runtime in self._each(collection, spaces):
             if runtime is None:
                 out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
@@ -171,7 +178,9 @@ class Evaluator:
                     "unknown_judged_documents": unknown,
                 },
             )
-            out.append(self._store(ref, "retrieval", dataset, result))
+            out.append(result)
+            done.append((ref, result))
+        self._store("retrieval", dataset, done)
         return out
 
     def _existing(self, collection: str, external_ids: set[str]) -> list[str]:
@@ -227,6 +236,7 @@ class Evaluator:
                 code="document_not_found",
             )
         out: list[SpaceResult] = []
+        done: list[tuple[SpaceRef, SpaceResult]] = []
         for ref, runtime in self._each(collection, spaces):
             if runtime is None:
                 out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
@@ -249,7 +259,9 @@ class Evaluator:
                 metrics=m.similarity_metrics([s for _, _, s in pairs], predicted),
                 params={"pairs": len(pairs), "documents": len(wanted)},
             )
-            out.append(self._store(ref, "similarity", dataset, result))
+            out.append(result)
+            done.append((ref, result))
+        self._store("similarity", dataset, done)
         return out
 
     def _document_vectors(self, ref: SpaceRef, runtime: SpaceRuntime, docs: Sequence[Any]) -> list[np.ndarray | None]:
@@ -279,6 +291,7 @@ class Evaluator:
     ) -> list[SpaceResult]:
         """Word-pair Spearman (with OOV rate) and analogy accuracy per section, for spaces with word vectors."""
         out: list[SpaceResult] = []
+        done: list[tuple[SpaceRef, SpaceResult]] = []
         for ref, runtime in self._each(collection, spaces):
             if runtime is None:
                 out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
@@ -318,7 +331,9 @@ class Evaluator:
                 metrics=metrics,
                 params={"word_pairs": len(word_pairs or []), "analogies": len(analogies or [])},
             )
-            out.append(self._store(ref, "words", dataset, result))
+            out.append(result)
+            done.append((ref, result))
+        self._store("words", dataset, done)
         return out
 
 

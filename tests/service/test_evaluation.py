@@ -106,6 +106,7 @@ def test_analogy_accuracy_per_section(tmp_path: Path) -> None:
         ("ws.tsv", "# c\nw1\tw2\t3\nw1\tw3\n", read_word_pairs, "ws.tsv:3", "3 fields"),
         ("an.txt", "a b c d\n", read_analogies, "an.txt:1", "first ': section'"),
         ("an.txt", ": s\na b c\n", read_analogies, "an.txt:2", "4 words"),
+        ("an.txt", ": s\na b c d\n: total\ne f g h\n", read_analogies, "an.txt:3", "reserved"),
         ("m.txt", "1 0.5\n0.5 1 3\n", read_matrix, "m.txt:2", "2 numbers"),
         ("m.txt", "a b c\n1 0 0\n0 1 0\n", read_matrix, "m.txt:2", "square"),
     ],
