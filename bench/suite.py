@@ -801,6 +801,7 @@ def main() -> None:
     parser.add_argument("--train-docs", type=int, help="documents for the word2vec / doc2vec fit (default 20,000; quick 3,000)")
     parser.add_argument("--run-sub", action="store_true", help="with --quick, also run bench_ingest.py / bench_bert.py / bench_item2vec.py --quick")
     parser.add_argument("--saved-sub", action="store_true", help="read the sub-benchmarks' last saved results instead of running them")
+    parser.add_argument("--from-partial", action="store_true", help="take the search part from bench/results/suite.partial.json (a run stopped after it) and run the rest")
     parser.add_argument("--large-rounds", type=int, default=1, help="interleaved rounds at 1M vectors and above (default 1)")
     parser.add_argument("--render", action="store_true", help="only re-write RESULTS_SUITE.md and the PNG from suite.json (with --saved-sub: re-read the sub-benchmarks' saved results first)")
     args = parser.parse_args()
@@ -829,8 +830,16 @@ def main() -> None:
     }
     if quick:
         results["skipped"].append("1M vectors: not run under --quick.")
+    if args.from_partial:
+        # Finish a run stopped after its search part (each size is saved as it completes).
+        partial = json.loads((RESULTS / "suite.partial.json").read_text())
+        results.update({key: partial[key] for key in ("started", "machine", "search", "empty_endpoint", "skipped")})
+        results["command"] = partial["command"] + " (search part), then " + results["command"]
+        started = dt.datetime.fromisoformat(partial["started"]).timestamp()  # elapsed counts both parts
+        sizes = []
     with tempfile.TemporaryDirectory() as tmp:
-        results["empty_endpoint"] = bench_empty(queries, rounds, Path(tmp))
+        if not args.from_partial:
+            results["empty_endpoint"] = bench_empty(queries, rounds, Path(tmp))
         for n in sizes:
             if n >= 1_000_000 and time.time() - started > args.budget_s / 3:
                 results["skipped"].append(f"{n:,} vectors: skipped, the run was already {time.time() - started:.0f} s in (budget {args.budget_s:.0f} s).")
