@@ -9,7 +9,7 @@ stored as one row of ``evaluations``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,30 @@ class Evaluator:
                 session.flush()
                 result.evaluation_id = row.id
 
+    def _over_spaces(
+        self,
+        task: str,
+        dataset: str,
+        collection: str,
+        spaces: Sequence[str] | None,
+        evaluate: Callable[[SpaceRef, SpaceRuntime], SpaceResult],
+    ) -> list[SpaceResult]:
+        """``evaluate`` each ready space (a space still building is reported "not ready"), then store
+        the results that are ok, all in one transaction once every space has run."""
+        out: list[SpaceResult] = []
+        done: list[tuple[SpaceRef, SpaceResult]] = []
+        for ref, runtime in self._each(collection, spaces):
+            result = (
+                evaluate(ref, runtime)
+                if runtime is not None
+                else SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}")
+            )
+            out.append(result)
+            if result.status == OK:
+                done.append((ref, result))
+        self._store(task, dataset, done)
+        return out
+
     # -- retrieval -----------------------------------------------------------------
 
     def retrieval(
@@ -148,12 +172,7 @@ class Evaluator:
             raise InvalidInput("no query id of the queries file appears in the qrels", field="qrels", code="invalid_file")
         judged_docs = {d for q in judged for d in qrels[q.id]}
         unknown = len(judged_docs) - len(set(self._existing(collection, judged_docs)))
-        out: list[SpaceResult] = []
-        done: list[tuple[SpaceRef, SpaceResult]] = []
-        for ref, runtime in self._each(collection, spaces):
-            if runtime is None:
-                out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
-                continue
+        def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
             runs = {}
             try:
                 for q in judged:
@@ -162,9 +181,8 @@ class Evaluator:
             except NotSupported as exc:  # e.g. item2vec: no text queries
                 if spaces:
                     raise
-                out.append(SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason=exc.message))
-                continue
-            result = SpaceResult(
+                return SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason=exc.message)
+            return SpaceResult(
                 ref.name,
                 ref.embedder_type,
                 OK,
@@ -178,10 +196,8 @@ class Evaluator:
                     "unknown_judged_documents": unknown,
                 },
             )
-            out.append(result)
-            done.append((ref, result))
-        self._store("retrieval", dataset, done)
-        return out
+
+        return self._over_spaces("retrieval", dataset, collection, spaces, evaluate)
 
     def _existing(self, collection: str, external_ids: set[str]) -> list[str]:
         with self.db.sessions() as session:
@@ -235,34 +251,25 @@ class Evaluator:
                 field="pairs",
                 code="document_not_found",
             )
-        out: list[SpaceResult] = []
-        done: list[tuple[SpaceRef, SpaceResult]] = []
-        for ref, runtime in self._each(collection, spaces):
-            if runtime is None:
-                out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
-                continue
+        index = {d: i for i, d in enumerate(wanted)}
+
+        def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
             if is_keyword(runtime.embedder):
-                out.append(
-                    SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason="a keyword space has no vectors")
-                )
-                continue
+                return SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason="a keyword space has no vectors")
             vectors = self._document_vectors(ref, runtime, [docs[d] for d in wanted])
-            index = {d: i for i, d in enumerate(wanted)}
             predicted: list[float | None] = []
             for a, b, _ in pairs:
                 va, vb = vectors[index[a]], vectors[index[b]]
                 predicted.append(None if va is None or vb is None else float(np.dot(va, vb)))
-            result = SpaceResult(
+            return SpaceResult(
                 ref.name,
                 ref.embedder_type,
                 OK,
                 metrics=m.similarity_metrics([s for _, _, s in pairs], predicted),
                 params={"pairs": len(pairs), "documents": len(wanted)},
             )
-            out.append(result)
-            done.append((ref, result))
-        self._store("similarity", dataset, done)
-        return out
+
+        return self._over_spaces("similarity", dataset, collection, spaces, evaluate)
 
     def _document_vectors(self, ref: SpaceRef, runtime: SpaceRuntime, docs: Sequence[Any]) -> list[np.ndarray | None]:
         """Unit vectors of the documents (stored ones first, else embedded now); None for an all-zero vector."""
@@ -290,23 +297,13 @@ class Evaluator:
         dataset: str = "words",
     ) -> list[SpaceResult]:
         """Word-pair Spearman (with OOV rate) and analogy accuracy per section, for spaces with word vectors."""
-        out: list[SpaceResult] = []
-        done: list[tuple[SpaceRef, SpaceResult]] = []
-        for ref, runtime in self._each(collection, spaces):
-            if runtime is None:
-                out.append(SpaceResult(ref.name, ref.embedder_type, NOT_READY, reason=f"space is {ref.status}"))
-                continue
+
+        def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
             kv = getattr(runtime.embedder, "keyed_vectors", None)
             if not isinstance(runtime.embedder, WordVectors) or kv is None:
-                out.append(
-                    SpaceResult(
-                        ref.name,
-                        ref.embedder_type,
-                        NOT_APPLICABLE,
-                        reason=f"{ref.embedder_type} has no static word vectors",
-                    )
+                return SpaceResult(
+                    ref.name, ref.embedder_type, NOT_APPLICABLE, reason=f"{ref.embedder_type} has no static word vectors"
                 )
-                continue
             metrics: dict[str, Any] = {}
             if word_pairs:
                 words = WordTable(kv)
@@ -324,17 +321,15 @@ class Evaluator:
                         "sections": sections,
                     }
                 )
-            result = SpaceResult(
+            return SpaceResult(
                 ref.name,
                 ref.embedder_type,
                 OK,
                 metrics=metrics,
                 params={"word_pairs": len(word_pairs or []), "analogies": len(analogies or [])},
             )
-            out.append(result)
-            done.append((ref, result))
-        self._store("words", dataset, done)
-        return out
+
+        return self._over_spaces("words", dataset, collection, spaces, evaluate)
 
 
 class WordTable:
