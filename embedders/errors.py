@@ -8,16 +8,41 @@ knowing each family.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
 
-class EmbedderError(Exception):
-    """Base of all embedder errors."""
 
-    code: str = "embedder_error"
+class VecdexError(Exception):
+    """Root of every vecdex error (embedders, indexers and the service alike).
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    It lives here, in the lowest layer, so that indexers and the service can
+    derive from it without importing upwards. Each subclass names one error
+    condition: ``code`` is the stable string clients see, ``status`` the HTTP
+    status the API answers with; an instance carries the ``message`` and, where
+    one applies, the offending ``field``. HTTP, the CLI and job rows all map
+    this one class (see :func:`error_payload`).
+    """
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.field = field
+        self.field: str | None = field
+        if code is not None:  # transitional: removed once no raise site passes a code
+            self.code = code  # type: ignore[misc]
+
+
+def error_payload(exc: VecdexError) -> dict[str, Any]:
+    """The ``{code, message, field}`` shape an error takes over HTTP, in a job row and on the CLI."""
+    return {"code": exc.code, "message": exc.message, "field": exc.field}
+
+
+class EmbedderError(VecdexError):
+    """Base of all embedder errors: bad input or an unusable corpus, hence 422 by default."""
+
+    code = "embedder_error"
+    status = 422
 
 
 class UnknownEmbedderType(EmbedderError):
@@ -42,6 +67,7 @@ class OutOfVocabulary(EmbedderError):
     """A word asked for is not in the model's vocabulary."""
 
     code = "out_of_vocabulary"
+    status = 404
 
     def __init__(self, word: str, *, field: str | None = None) -> None:
         super().__init__(f"word {word!r} is not in the vocabulary", field=field)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from embedders.errors import VecdexError
 
-class IndexerError(Exception):
-    """Base of all index errors."""
 
-    code: str = "index_error"
+class IndexerError(VecdexError):
+    """Base of all index errors: the request does not fit the index, hence 422."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    code = "index_error"
+    status = 422
 
 
 class DimensionMismatch(IndexerError):
@@ -55,3 +53,16 @@ class InsufficientTrainingData(IndexerError):
     """
 
     code = "insufficient_training_data"
+
+
+class UnknownBackend(IndexerError):
+    """A spec or a saved manifest names an index engine that is not registered (field ``index.backend``)."""
+
+    code = "unknown_backend"
+
+
+class BackendUnavailable(IndexerError):
+    """A registered engine cannot run here (its library is not installed or its server is unreachable)."""
+
+    code = "backend_unavailable"
+    status = 503

@@ -42,17 +42,14 @@ def fail(code: str, message: str, field: str | None = None) -> None:
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Turn the three exception trees and pydantic validation errors into a one-line CLI error."""
+    """Turn any vecdex error (one tree) and pydantic validation errors into a one-line CLI error."""
     from pydantic import ValidationError
-
-    from embedders.errors import EmbedderError
-    from indexers.errors import IndexerError
 
     from .errors import VecdexError
 
     try:
         yield
-    except (VecdexError, EmbedderError, IndexerError) as exc:
+    except VecdexError as exc:
         fail(exc.code, exc.message, exc.field)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -1,24 +1,15 @@
-"""The service's exception tree; the API maps each to a JSON error with a stable ``code``.
+"""The service's error conditions, one class each, under the single root :class:`VecdexError`.
 
-Embedder and index errors keep their own trees (embedders.errors,
-indexers.errors); ``service.api.errors`` translates all three.
+The root (and :func:`error_payload`) live in ``embedders.errors``, the lowest
+layer, so embedder, index and service errors form one tree; it is re-exported
+here so ``from service.errors import VecdexError`` keeps working. HTTP
+(``service.api.errors``), the CLI and job rows each map the root once.
 """
 
 from __future__ import annotations
 
-
-class VecdexError(Exception):
-    """Base: ``code`` is stable for clients, ``status`` the HTTP status, ``field`` the culprit."""
-
-    code: str = "error"
-    status: int = 400
-
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code is not None:
-            self.code = code
+from embedders.errors import VecdexError as VecdexError  # re-exported: the root of the one tree
+from embedders.errors import error_payload as error_payload
 
 
 class NotFound(VecdexError):

@@ -22,12 +22,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from embedders.base import NullProgress, Progress
-from embedders.errors import EmbedderError
-from indexers.errors import IndexerError
 
 from .build import build_space
 from .db import Database
 from .errors import Conflict, JobCancelled, NotFound, VecdexError
+from .errors import error_payload as vecdex_error_payload
 from .models import Job, Space, utcnow
 from .progress import FanOut
 
@@ -41,8 +40,8 @@ FLUSH_SECONDS = 0.5
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """The {code, message, field} shape every error takes in a job row and over HTTP."""
-    if isinstance(exc, (VecdexError, EmbedderError, IndexerError)):
-        return {"code": exc.code, "message": exc.message, "field": exc.field}
+    if isinstance(exc, VecdexError):
+        return vecdex_error_payload(exc)
     return {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}", "field": None}
 
 
@@ -221,7 +220,7 @@ def run_job(db: Database, spaces_root: Path, job_id: int, echo: Progress | None 
     except JobCancelled as exc:
         status, error = "cancelled", error_payload(exc)
     except Exception as exc:
-        log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, (VecdexError, EmbedderError, IndexerError)))
+        log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, VecdexError))
         status, error = "failed", error_payload(exc)
     finally:
         monitor.stop.set()

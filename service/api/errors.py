@@ -1,8 +1,9 @@
 """Every error becomes JSON ``{"error": {"code", "message", "field"}}`` with a 4xx status.
 
-The three exception trees (service, embedders, indexers) are mapped here and
-nowhere else; anything unexpected is logged and returned as a 500 with a
-stable code, never a stack trace.
+Embedder, index and service errors share the root :class:`VecdexError`, whose
+subclasses carry their own ``code`` and ``status``, so one handler maps them
+all; anything unexpected is logged and returned as a 500 with a stable code,
+never a stack trace.
 """
 
 from __future__ import annotations
@@ -16,27 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedders.errors import (
-    CorpusTooSmall,
-    EmbedderError,
-    EmptyText,
-    EmptyVocabulary,
-    OutOfVocabulary,
-    UnknownEmbedderType,
-)
-from indexers.errors import IndexerError
-
-from ..errors import VecdexError
+from ..errors import VecdexError, error_payload
 
 log = logging.getLogger(__name__)
-
-EMBEDDER_STATUS: dict[type[EmbedderError], int] = {
-    OutOfVocabulary: 404,
-    EmptyText: 422,
-    CorpusTooSmall: 422,
-    EmptyVocabulary: 422,
-    UnknownEmbedderType: 422,
-}
 
 
 def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
@@ -52,25 +35,10 @@ def _field(loc: tuple[Any, ...]) -> str | None:
     return out or None
 
 
-def _embedder_status(exc: EmbedderError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in EMBEDDER_STATUS:
-            return EMBEDDER_STATUS[cls]  # type: ignore[index]
-    return 422
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VecdexError)
     async def _vecdex(_: Request, exc: VecdexError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
-
-    @app.exception_handler(EmbedderError)
-    async def _embedder(_: Request, exc: EmbedderError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=_embedder_status(exc))
-
-    @app.exception_handler(IndexerError)
-    async def _indexer(_: Request, exc: IndexerError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)
+        return JSONResponse({"error": error_payload(exc)}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
