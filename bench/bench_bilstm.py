@@ -48,7 +48,7 @@ from embedders import (  # noqa: E402
     Word2VecEmbedder,
     Word2VecSpec,
 )
-from embedders.base import library_versions  # noqa: E402
+from embedders.storage import library_versions  # noqa: E402
 from embedders.bilstm.sentences import sentence_tokens  # noqa: E402
 from embedders.datasets import evaluate_lee, lee_background, lee_test  # noqa: E402
 

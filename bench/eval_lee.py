@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from embedders import Doc2VecEmbedder, Doc2VecSpec, ListCorpus, Word2VecEmbedder, Word2VecSpec  # noqa: E402
-from embedders.base import library_versions  # noqa: E402
+from embedders.storage import library_versions  # noqa: E402
 from embedders.datasets import evaluate_lee, lee_background, lee_test  # noqa: E402
 from embedders.tokenizer import Tokenizer, TokenizerSpec  # noqa: E402
 

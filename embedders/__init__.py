@@ -6,11 +6,13 @@ package is cheap.
 """
 
 from embedders.base import (
+    AcceptsVectors,
     ContextualTokens,
     Corpus,
     Embedder,
     EmbedderSpec,
     HasTrainedVectors,
+    KeywordScoring,
     ListCorpus,
     Metric,
     NullProgress,
@@ -23,6 +25,8 @@ from embedders.base import (
 )
 from embedders.bert import BertEmbedder, BertSpec
 from embedders.bilstm import BiLSTMEmbedder, BiLSTMSpec
+from embedders.bm25 import BM25Embedder, BM25Spec
+from embedders.capabilities import Capability
 from embedders.doc2vec import Doc2VecEmbedder, Doc2VecSpec
 from embedders.errors import (
     CorpusTooSmall,
@@ -30,6 +34,7 @@ from embedders.errors import (
     EmptyText,
     EmptyVocabulary,
     InvalidParameter,
+    InvalidVectors,
     ModelFileError,
     ModelUnavailable,
     NotFitted,
@@ -38,12 +43,27 @@ from embedders.errors import (
     UnknownEmbedderType,
 )
 from embedders.item2vec import Interaction, Item2VecEmbedder, Item2VecSpec
-from embedders.registry import AnyEmbedderSpec, create, embedder_class, families, load, parse_spec, spec_class
+from embedders.registry import (
+    AnyEmbedderSpec,
+    capabilities,
+    create,
+    embedder_class,
+    families,
+    has,
+    load,
+    parse_spec,
+    spec_class,
+)
 from embedders.tokenizer import Tokenizer, TokenizerSpec
+from embedders.vectors import VectorsEmbedder, VectorsSpec
 from embedders.word2vec import Word2VecEmbedder, Word2VecSpec
 
 __all__ = [
+    "AcceptsVectors",
     "AnyEmbedderSpec",
+    "BM25Embedder",
+    "BM25Spec",
+    "Capability",
     "BertEmbedder",
     "BertSpec",
     "BiLSTMEmbedder",
@@ -61,8 +81,10 @@ __all__ = [
     "HasTrainedVectors",
     "Interaction",
     "InvalidParameter",
+    "InvalidVectors",
     "Item2VecEmbedder",
     "Item2VecSpec",
+    "KeywordScoring",
     "ListCorpus",
     "Metric",
     "ModelFileError",
@@ -79,12 +101,16 @@ __all__ = [
     "TrainingDocument",
     "TrainsOnInteractions",
     "UnknownEmbedderType",
+    "VectorsEmbedder",
+    "VectorsSpec",
     "Word2VecEmbedder",
     "Word2VecSpec",
     "WordVectors",
+    "capabilities",
     "create",
     "embedder_class",
     "families",
+    "has",
     "load",
     "parse_spec",
     "spec_class",

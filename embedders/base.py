@@ -20,9 +20,6 @@ Metric = Literal["cosine", "ip", "l2"]
 
 T_co = TypeVar("T_co", covariant=True)
 
-MANIFEST_NAME = "manifest.json"
-
-
 class Progress(Protocol):
     """Progress sink for long work (a tqdm bar on the CLI, the job row over HTTP).
 
@@ -117,7 +114,10 @@ class Embedder(Protocol):
     """What the indexing pipeline and the service need from any family."""
 
     type: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+    """What the family can do: :class:`embedders.capabilities.Capability` members (a StrEnum)."""
     trainable: ClassVar[bool]
+    """Follows from ``capabilities`` (TRAIN_CORPUS or TRAIN_INTERACTIONS); kept for callers."""
     spec: EmbedderSpec
 
     @property
@@ -232,100 +232,21 @@ class SupportsPreflight(Protocol):
     def preflight(self, corpus: Corpus) -> None: ...
 
 
-# --- Manifest helpers shared by the families -------------------------------------
-#
-# Every saved model directory starts with the same manifest so the registry can
-# dispatch on ``type`` and an operator can see what produced it, without any
-# family-specific code (and without unpickling anything).
+@runtime_checkable
+class KeywordScoring(Protocol):
+    """Families searched by text through an index of their own instead of vectors (bm25).
 
-MANIFEST_FORMAT = 1
-
-
-def library_versions(*packages: str) -> dict[str, str]:
-    """Installed versions of vecdex, numpy and ``packages`` (recorded in a manifest,
-    so a model saved by one release can be diagnosed when loaded by another)."""
-    from importlib import metadata
-
-    versions: dict[str, str] = {}
-    for name in ("vecdex", "numpy", *packages):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "unknown"
-    return versions
-
-
-def write_manifest(
-    directory: Path,
-    *,
-    spec: EmbedderSpec,
-    dim: int,
-    metric: Metric,
-    files: dict[str, str],
-    packages: Sequence[str] = (),
-    extra: dict[str, object] | None = None,
-) -> None:
-    """Write ``manifest.json``; families call it last, so a manifest means a complete save.
-
-    Args:
-        directory: the model directory (already holding the ``files``).
-        spec: the family's spec; stored as JSON, exactly the constructor arguments.
-        dim: output dimension.
-        metric: the metric the vectors are meant for.
-        files: role -> path relative to ``directory`` (checked again on load).
-        packages: model libraries whose versions matter (e.g. ``"gensim"``).
-        extra: family-specific facts (vocabulary size, ...), informative only.
+    ``new_index`` returns an empty keyword index (add_texts / remove / search_text /
+    save); the service keeps it in place of a vector index.
     """
-    import json
 
-    manifest: dict[str, object] = {
-        "format": MANIFEST_FORMAT,
-        "type": spec.type,
-        "spec": spec.model_dump(mode="json"),
-        "dim": int(dim),
-        "metric": metric,
-        "files": dict(files),
-        "versions": library_versions(*packages),
-    }
-    if extra:
-        manifest["extra"] = extra
-    path = Path(directory) / MANIFEST_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    def new_index(self) -> object: ...
 
 
-def read_manifest(directory: Path, expected_type: str | None = None) -> dict:
-    """Read and sanity-check ``manifest.json``.
+@runtime_checkable
+class AcceptsVectors(Protocol):
+    """Families whose vectors are supplied by the user with each document and query (``vectors``)."""
 
-    Raises:
-        ModelFileError: the directory or manifest is missing or garbled, it names
-            another family than ``expected_type``, or a file it lists is missing.
-    """
-    import json
-
-    from embedders.errors import ModelFileError
-
-    path = Path(directory) / MANIFEST_NAME
-    if not path.is_file():
-        raise ModelFileError(f"{path} does not exist: not a saved embedder directory", field="directory")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path} is not valid JSON: {exc}", field="directory") from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("type"), str):
-        raise ModelFileError(f"{path} has no 'type'", field="directory")
-    missing = [key for key in ("spec", "dim", "metric", "files") if key not in manifest]
-    if missing:
-        raise ModelFileError(f"{path} lacks {', '.join(missing)}", field="directory")
-    if expected_type is not None and manifest["type"] != expected_type:
-        raise ModelFileError(
-            f"{directory} holds a {manifest['type']!r} model, not {expected_type!r}", field="directory"
-        )
-    files = manifest["files"]
-    if not isinstance(files, dict):
-        raise ModelFileError(f"{path}: 'files' must be an object", field="directory")
-    absent = [rel for rel in files.values() if not (Path(directory) / str(rel)).exists()]
-    if absent:
-        raise ModelFileError(f"{directory} is incomplete: missing {', '.join(map(str, absent))}", field="directory")
-    return manifest
+    def check_vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray, *, field: str) -> np.ndarray:
+        """Validate supplied vectors into float32 (n, dim); an error names ``field``."""
+        ...

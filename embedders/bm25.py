@@ -25,10 +25,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from embedders.base import EmbedderSpec, Metric, Progress, read_manifest, write_manifest
+from embedders.base import EmbedderSpec, Metric, Progress
+from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, ModelFileError, NotSupported
+from embedders.storage import read_manifest, spec_from_manifest, write_manifest
 from embedders.tokenizer import Tokenizer, TokenizerSpec
-from embedders.word2vec import spec_from_manifest
 
 BM25Method = Literal["robertson", "atire", "bm25l", "bm25+", "lucene"]
 
@@ -52,8 +53,10 @@ class BM25Embedder:
     """
 
     type: ClassVar[str] = "bm25"
-    trainable: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.KEYWORD})
+    trainable: ClassVar[bool] = trains(capabilities)
     keyword: ClassVar[bool] = True
+    """Kept for callers of :func:`is_keyword`; new code asks for Capability.KEYWORD."""
     spec_class: ClassVar[type[EmbedderSpec]] = BM25Spec
 
     def __init__(self, spec: BM25Spec | None = None) -> None:
@@ -237,4 +240,4 @@ class KeywordIndex:
 
 def is_keyword(embedder: object) -> bool:
     """Whether a family is searched by text through a :class:`KeywordIndex` (bm25)."""
-    return bool(getattr(embedder, "keyword", False))
+    return Capability.KEYWORD in getattr(embedder, "capabilities", ())

@@ -28,19 +28,19 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress, read_manifest, write_manifest
+from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
+from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, ModelFileError, NotFitted
+from embedders.storage import load_array, read_manifest, spec_from_manifest, write_manifest
 from embedders.tokenizer import Tokenizer, TokenizerSpec
-from embedders.word2vec import (
+from embedders.training import (
     MATERIALIZE_LIMIT,
     check_corpus_length,
     check_vocabulary,
     default_workers,
     epoch_callback,
-    load_array,
     preflight_corpus,
     scan_corpus,
-    spec_from_manifest,
 )
 
 MODEL_DIR = "model"
@@ -125,7 +125,10 @@ class Doc2VecEmbedder:
     """Doc2vec document embedder with deterministic inference."""
 
     type: ClassVar[str] = "doc2vec"
-    trainable: ClassVar[bool] = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.EMBED_TEXT, Capability.TRAIN_CORPUS, Capability.TRAINED_VECTORS, Capability.PREFLIGHT}
+    )
+    trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = Doc2VecSpec
 
     def __init__(self, spec: Doc2VecSpec | None = None) -> None:

@@ -25,12 +25,10 @@ class VecdexError(Exception):
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field: str | None = field
-        if code is not None:  # transitional: removed once no raise site passes a code
-            self.code = code  # type: ignore[misc]
 
 
 def error_payload(exc: VecdexError) -> dict[str, Any]:
@@ -110,3 +108,10 @@ class InvalidParameter(EmbedderError):
     ranges are pydantic validation errors instead."""
 
     code = "invalid_parameter"
+
+
+class InvalidVectors(EmbedderError):
+    """Vectors supplied by the user (family ``vectors``) have the wrong length, a NaN or
+    infinite entry, a non-number, or (cosine) no direction; ``field`` names where they came from."""
+
+    code = "invalid_vectors"

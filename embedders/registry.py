@@ -1,6 +1,8 @@
-"""The family registry: ``type`` string -> embedder class, spec parsing and loading.
+"""The family registry: ``type`` string -> embedder class, spec parsing, loading, capabilities.
 
-Adding a family is one line in :data:`_FAMILIES`. Family modules import their
+Adding a family is one line in :data:`_FAMILIES`. Callers that need to know what a
+family can do ask :func:`has` / :func:`capabilities` (declared on the class, see
+:mod:`embedders.capabilities`) instead of comparing ``type`` strings. Family modules import their
 model libraries (gensim, torch, ...) lazily inside methods, so importing them
 here stays cheap and the HTTP schema (:data:`AnyEmbedderSpec`) can list every
 family's spec without loading any model library.
@@ -13,13 +15,16 @@ from typing import Annotated, Any, ClassVar, Protocol, Union
 
 from pydantic import Field
 
-from embedders.base import Embedder, EmbedderSpec, read_manifest
+from embedders.base import Embedder, EmbedderSpec
 from embedders.bert import BertEmbedder
-from embedders.bm25 import BM25Embedder
 from embedders.bilstm import BiLSTMEmbedder
+from embedders.bm25 import BM25Embedder
+from embedders.capabilities import Capability
 from embedders.doc2vec import Doc2VecEmbedder
-from embedders.errors import UnknownEmbedderType
+from embedders.errors import ModelFileError, UnknownEmbedderType
 from embedders.item2vec import Item2VecEmbedder
+from embedders.storage import read_manifest
+from embedders.vectors import VectorsEmbedder
 from embedders.word2vec import Word2VecEmbedder
 
 
@@ -28,6 +33,7 @@ class RegisteredEmbedder(Protocol):
 
     type: ClassVar[str]
     spec_class: ClassVar[type[EmbedderSpec]]
+    capabilities: ClassVar[frozenset[Capability]]
 
     def __init__(self, spec: Any) -> None: ...
 
@@ -42,6 +48,7 @@ _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     BertEmbedder,
     Item2VecEmbedder,
     BM25Embedder,
+    VectorsEmbedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}
@@ -61,6 +68,31 @@ def embedder_class(type_: str) -> type[RegisteredEmbedder]:
         raise UnknownEmbedderType(
             f"unknown embedder type {type_!r}; known types: {known}", field="embedder.type"
         ) from None
+
+
+def capabilities(type_: str) -> frozenset[Capability]:
+    """What family ``type_`` can do, read off its class: no model library is loaded.
+
+    Raises:
+        UnknownEmbedderType: ``type_`` names no registered family.
+    """
+    return embedder_class(type_).capabilities
+
+
+def has(subject: str | EmbedderSpec | type | object, capability: Capability) -> bool:
+    """Whether a family has ``capability``.
+
+    ``subject`` is a ``type`` string (UnknownEmbedderType if unregistered), a spec,
+    a family class or an embedder instance; anything without declared capabilities
+    has none.
+    """
+    if isinstance(subject, str):
+        declared: frozenset[Capability] = capabilities(subject)
+    elif isinstance(subject, EmbedderSpec):
+        declared = capabilities(subject.type)
+    else:
+        declared = getattr(subject, "capabilities", frozenset())
+    return capability in declared
 
 
 def spec_class(type_: str) -> type[EmbedderSpec]:
@@ -90,8 +122,6 @@ def load(directory: Path) -> Embedder:
     Raises:
         ModelFileError: no manifest, a garbled one, or an unknown family.
     """
-    from embedders.errors import ModelFileError
-
     manifest = read_manifest(Path(directory))
     try:
         cls = embedder_class(manifest["type"])

@@ -24,12 +24,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress, read_manifest, write_manifest
+from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.bert import backends
 from embedders.bert.source import ModelSource, resolve
 from embedders.bert.spec import BertSpec
 from embedders.bert.windows import split_texts
+from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, ModelFileError
+from embedders.storage import read_manifest, write_manifest
 
 EXPORT_DIR = "model"
 PACKAGES = ("sentence-transformers", "transformers", "torch", "onnxruntime", "optimum-onnx")
@@ -39,7 +41,8 @@ class BertEmbedder:
     """Transformer sentence embeddings with whole-document window pooling."""
 
     type: ClassVar[str] = "bert"
-    trainable: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EMBED_TEXT, Capability.PREFLIGHT})
+    trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = BertSpec
 
     def __init__(self, spec: BertSpec | None = None) -> None:

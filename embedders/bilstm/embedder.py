@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress, read_manifest, write_manifest
+from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.bilstm.sentences import sentence_tokens
 from embedders.bilstm.spec import BiLSTMSpec, LayerWeighting, Pooling
 from embedders.bilstm.vocab import WordVocab
+from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, InvalidParameter, NotFitted, OutOfVocabulary
+from embedders.storage import read_manifest, spec_from_manifest, write_manifest
 from embedders.tokenizer import Tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +58,16 @@ class BiLSTMEmbedder:
     """ELMo-style contextual embedder; also answers contextual tokens and word neighbours."""
 
     type: ClassVar[str] = "bilstm"
-    trainable: ClassVar[bool] = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.EMBED_TEXT,
+            Capability.TRAIN_CORPUS,
+            Capability.WORD_VECTORS,
+            Capability.CONTEXTUAL_TOKENS,
+            Capability.PREFLIGHT,
+        }
+    )
+    trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = BiLSTMSpec
 
     def __init__(self, spec: BiLSTMSpec | None = None) -> None:
@@ -166,7 +177,6 @@ class BiLSTMEmbedder:
     def load(cls, directory: Path) -> BiLSTMEmbedder:
         from embedders.bilstm.storage import load_model
         from embedders.errors import ModelFileError
-        from embedders.word2vec import spec_from_manifest
 
         directory = Path(directory)
         manifest = read_manifest(directory, expected_type=cls.type)

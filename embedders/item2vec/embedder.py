@@ -32,13 +32,13 @@ from embedders.base import (
     Progress,
     SizedIterable,
     note_metrics,
-    read_manifest,
-    write_manifest,
 )
+from embedders.capabilities import Capability, trains
 from embedders.errors import CorpusTooSmall, EmptyVocabulary, ModelFileError, NotFitted, NotSupported
 from embedders.item2vec.sequences import Interaction, build_sequences
 from embedders.item2vec.spec import Item2VecSpec
-from embedders.word2vec import MATERIALIZE_LIMIT, load_array, spec_from_manifest
+from embedders.storage import load_array, read_manifest, spec_from_manifest, write_manifest
+from embedders.training import MATERIALIZE_LIMIT
 
 IDS_FILE = "item_ids.npy"
 VECTORS_FILE = "vectors.npy"
@@ -140,7 +140,7 @@ class _Tokens:
 
 
 def _epoch_callback(progress: Progress, interactions_per_epoch: int) -> Any:
-    """Advance ``progress`` per epoch and note throughput (see :func:`embedders.word2vec.epoch_callback`)."""
+    """Advance ``progress`` per epoch and note throughput (see :func:`embedders.training.epoch_callback`)."""
     from gensim.models.callbacks import CallbackAny2Vec
 
     class _EpochProgress(CallbackAny2Vec):
@@ -164,7 +164,10 @@ class Item2VecEmbedder:
     """Item vectors learnt from interactions; text in gives nothing (see the module docstring)."""
 
     type: ClassVar[str] = "item2vec"
-    trainable: ClassVar[bool] = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TRAIN_INTERACTIONS, Capability.TRAINED_VECTORS, Capability.PREFLIGHT}
+    )
+    trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = Item2VecSpec
 
     def __init__(self, spec: Item2VecSpec | None = None) -> None:

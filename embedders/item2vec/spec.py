@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from embedders.base import EmbedderSpec
-from embedders.word2vec import default_workers
+from embedders.training import default_workers
 
 SequenceMode = Literal["sequence", "basket"]
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from embedders import BertEmbedder, BertSpec, EmptyText, ModelFileError, ModelUnavailable, create, load, parse_spec
-from embedders.base import MANIFEST_NAME
+from embedders.storage import MANIFEST_NAME
 from embedders.bert.source import default_model_path
 from embedders.bert.windows import split_texts, token_spans, window_starts_at_words
 from embedders.datasets import lee_background, lee_test

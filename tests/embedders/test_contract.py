@@ -23,7 +23,8 @@ from embedders import (
     load,
     parse_spec,
 )
-from embedders.base import MANIFEST_NAME, SupportsPreflight
+from embedders.base import SupportsPreflight
+from embedders.storage import MANIFEST_NAME
 from embedders.datasets import lee_test
 
 from .conftest import EMPTY_VOCAB_SPECS, JobCancelled, RecordingProgress, fast_spec

@@ -30,7 +30,8 @@ from embedders import (
     load,
     parse_spec,
 )
-from embedders.base import MANIFEST_NAME, SupportsPreflight
+from embedders.base import SupportsPreflight
+from embedders.storage import MANIFEST_NAME
 from embedders.item2vec import Item2VecEmbedder, Item2VecSpec, SequenceList, build_sequences
 from embedders.item2vec.embedder import _Tokens
 from embedders.item2vec.synthetic import FIRST_ITEM_ID, planted_log

@@ -17,7 +17,7 @@ from embedders import (
     WordVectors,
 )
 from embedders.datasets import evaluate_lee, lee_test
-from embedders.word2vec import MAX_DEFAULT_WORKERS, default_workers
+from embedders.training import MAX_DEFAULT_WORKERS, default_workers
 
 # Measured with bench/eval_lee.py (default spec, 350 Lee documents, seeds 1-3): see
 # bench/results/lee_eval.json. The threshold leaves a wide margin for thread timing.
