@@ -1,10 +1,15 @@
-"""Progress sinks: a tqdm bar for the command line, and fan-out to several sinks."""
+"""Progress sinks: a tqdm bar for the command line, and fan-out to several sinks.
+
+Both implement :class:`embedders.base.Progress` (``start`` / ``advance``) and its
+optional :class:`embedders.base.ReportsMetrics` extra (``note``): that is the one
+progress type of vecdex, used by embedders, indexers and the service alike.
+"""
 
 from __future__ import annotations
 
 from tqdm import tqdm
 
-from embedders.base import Progress
+from embedders.base import Progress, note_metrics
 
 
 class TqdmProgress:
@@ -51,6 +56,4 @@ class FanOut:
     def note(self, **metrics: float | int | str) -> None:
         """Optional on sinks: those without ``note`` just don't show metrics."""
         for sink in self._sinks:
-            note = getattr(sink, "note", None)
-            if note is not None:
-                note(**metrics)
+            note_metrics(sink, **metrics)

@@ -11,19 +11,26 @@ from typing import Any
 
 import pytest
 
-from embedders import ListCorpus, create, embedder_class, families, parse_spec
-from embedders.base import Embedder, EmbedderSpec, TrainsOnInteractions
+from embedders import Capability, ListCorpus, create, families, has, parse_spec
+from embedders.base import Embedder, EmbedderSpec
 from embedders.datasets import lee_background, lee_test
+from embedders.item2vec import SequenceList, build_sequences
+from embedders.item2vec.synthetic import planted_log
 
 # Small, fast parameters per family for the contract tests. A newly registered
-# family must add an entry here (the contract tests fail until it does).
+# family must add an entry here (the contract tests fail until it does). bert runs
+# its default spec: all-MiniLM-L6-v2, shipped in a package and loaded offline.
 FAST_SPECS: dict[str, dict[str, Any]] = {
     "word2vec": {"dim": 24, "epochs": 5, "min_count": 2, "workers": 2},
     "doc2vec": {"dim": 24, "epochs": 5, "infer_epochs": 10, "min_count": 2, "workers": 2},
     "bilstm": {
         "char_dim": 8, "filters": [[1, 16], [2, 16], [3, 16]], "projection_dim": 16, "hidden_dim": 32,
-        "epochs": 1, "batch_size": 64, "min_count": 2,
+        "epochs": 1, "batch_size": 64, "min_count": 2, "threads": 1,
     },
+    "bert": {},
+    "item2vec": {"dim": 16, "epochs": 5, "workers": 1},
+    "bm25": {},
+    "vectors": {"dim": 8},
 }
 
 # Parameters that make ``fit`` leave no word in the vocabulary, per family.
@@ -36,7 +43,7 @@ EMPTY_VOCAB_SPECS: dict[str, dict[str, Any]] = {
 
 def fast_spec(family: str, **overrides: Any) -> EmbedderSpec:
     if family not in FAST_SPECS:
-        pytest.fail(f"family {family!r} has no entry in tests/embedders/conftest.py FAST_SPECS")
+        pytest.fail(f"add a tiny spec for family {family!r} to FAST_SPECS in tests/embedders/conftest.py")
     return parse_spec({"type": family, **FAST_SPECS[family], **overrides})
 
 
@@ -89,14 +96,17 @@ def small_corpus() -> ListCorpus:
     return ListCorpus((i, text) for i, text in enumerate(lee_background()[:60]))
 
 
-# The shared contract covers the families trained on the corpus; the pretrained ``bert``
-# family has its own tests (tests/embedders/test_bert.py), since "fit", "not fitted"
-# and "corpus too small" do not apply to it. Nor does text apply to ``item2vec``, which
-# trains on interactions (TrainsOnInteractions): tests/embedders/test_item2vec*.py.
-TRAINABLE = [
-    f for f in families()
-    if embedder_class(f).trainable and not issubclass(embedder_class(f), TrainsOnInteractions)
-]
+@pytest.fixture(scope="session")
+def item_sequences() -> SequenceList:
+    """A tiny planted interaction log (60 users, 40 items in 4 groups) as session sequences."""
+    log, _ = planted_log(n_users=60, n_groups=4, items_per_group=10, seed=5)
+    return SequenceList(build_sequences(log, 1800.0))
+
+
+# The training contract (test_contract_corpus.py) covers the families that train on
+# the collection's texts (TRAIN_CORPUS); the every-family contract (test_contract.py)
+# checks each family per declared capability.
+TRAINABLE = [f for f in families() if has(f, Capability.TRAIN_CORPUS)]
 
 
 @pytest.fixture(scope="session", params=TRAINABLE)
@@ -104,10 +114,28 @@ def family(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(scope="session")
-def fitted(family: str, background_corpus: ListCorpus) -> Embedder:
-    """A fast-spec embedder of ``family`` fitted on the background corpus, once per session.
+_READY: dict[str, Embedder] = {}
 
+
+def ready_embedder(family: str, corpus: ListCorpus, sequences: SequenceList) -> Embedder:
+    """A fast-spec embedder of ``family`` ready to use, built once per session.
+
+    How it gets ready follows from its capabilities, not its name: trained on the
+    corpus (TRAIN_CORPUS) or on the interaction log (TRAIN_INTERACTIONS), otherwise
+    ``fit`` as a build calls it (bert loads its model; bm25 and vectors do nothing).
     Shared by many tests: they must not mutate it.
     """
-    return create(fast_spec(family)).fit(background_corpus)
+    if family not in _READY:
+        embedder = create(fast_spec(family))
+        if has(embedder, Capability.TRAIN_INTERACTIONS):
+            embedder.fit_interactions(sequences)  # type: ignore[attr-defined]
+        else:
+            embedder.fit(corpus)
+        _READY[family] = embedder
+    return _READY[family]
+
+
+@pytest.fixture(scope="session")
+def fitted(family: str, background_corpus: ListCorpus, item_sequences: SequenceList) -> Embedder:
+    """A fast-spec embedder of a TRAIN_CORPUS ``family`` fitted on the background corpus."""
+    return ready_embedder(family, background_corpus, item_sequences)
