@@ -45,7 +45,7 @@ from indexers.pipeline import embed_batches
 from .corpus import SqlCorpus
 from .db import Database
 from .interactions import interaction_sequences
-from .errors import Conflict, NotFound
+from .errors import SpaceNotFound, SpaceNotReady
 from .models import Collection, Space
 from .repository import content_hash, max_change_id
 from .spaces import EMBEDDER_DIR, INDEX_DIR, space_dir
@@ -141,13 +141,12 @@ def _plan(db: Database, space_id: int, rebuild: bool) -> BuildPlan:
     with db.session() as session:
         space = session.get(Space, space_id)
         if space is None:
-            raise NotFound(f"space {space_id} no longer exists", field="space_id", code="space_not_found")
+            raise SpaceNotFound(f"space {space_id} no longer exists", field="space_id")
         if rebuild:
             if space.status != "ready":
-                raise Conflict(
+                raise SpaceNotReady(
                     f"space {space.name!r} is {space.status}; only a ready space is rebuilt in place",
                     field="space",
-                    code="space_not_ready",
                 )
             generation = space.generation + 1
         else:

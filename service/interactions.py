@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from embedders.item2vec.sequences import Interaction, build_sequences
 
 from .db import Database
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import InvalidInput, NotAnItemsCollection, UnknownItem, UserNotFound
 from .models import Collection, Document
 from .models import Interaction as InteractionRow  # the row; ``Interaction`` is the sequences' record
 from .repository import ITEMS, get_collection, upsert_documents
@@ -47,11 +47,10 @@ class IngestResult:
 def require_items(collection: Collection) -> None:
     """Interactions only make sense between users and the items of an ``items`` collection."""
     if collection.kind != ITEMS:
-        raise Conflict(
+        raise NotAnItemsCollection(
             f"collection {collection.name!r} is of kind {collection.kind!r}; interactions need a collection "
             "of kind items (create one with kind 'items')",
             field="collection",
-            code="not_an_items_collection",
         )
 
 
@@ -119,11 +118,10 @@ def ingest_interactions(
     if missing:
         if unknown_items == "reject":
             i = next(i for i, r in enumerate(records) if r.item not in ids)
-            raise InvalidInput(
+            raise UnknownItem(
                 f"item {records[i].item!r} is not in collection {collection_name!r} "
                 "(add it first, or send unknown_items 'create')",
                 field=f"{field_prefix}[{i}].item",
-                code="unknown_item",
             )
         result = upsert_documents(session, collection_name, [DocumentIn(external_id=e, text="") for e in missing])
         ids.update(zip(missing, result.ids))
@@ -215,7 +213,7 @@ def user_history(session: Session, collection_id: int, user: str, limit: int) ->
         .limit(max(1, limit))
     ).all()
     if not rows:
-        raise NotFound(f"user {user!r} has no interactions in this collection", field="user", code="user_not_found")
+        raise UserNotFound(f"user {user!r} has no interactions in this collection", field="user")
     return [_interaction(r) for r in reversed(rows)]
 
 

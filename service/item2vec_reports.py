@@ -23,7 +23,7 @@ from embedders.item2vec.sequences import Interaction
 from embedders.item2vec.spec import Item2VecSpec
 
 from .db import Database
-from .errors import InvalidInput
+from .errors import InvalidInput, NotSupported
 from .interactions import load_interactions, require_items
 from .models import Space
 from .repository import get_collection, get_space
@@ -172,11 +172,10 @@ def load_source(
         if space is not None:
             space_row: Space = get_space(session, row, space)
             if space_row.embedder_type != "item2vec":
-                raise InvalidInput(
+                raise NotSupported(
                     f"space {space!r} is a {space_row.embedder_type} space; evaluation and tuning need an item2vec "
                     "space (or none: item2vec defaults, changed with -p key=value)",
                     field="space",
-                    code="not_supported",
                 )
             base = dict(space_row.embedder_spec)
             space_name = space_row.name

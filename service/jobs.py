@@ -25,7 +25,7 @@ from embedders.base import NullProgress, Progress
 
 from .build import build_space
 from .db import Database
-from .errors import Conflict, JobCancelled, NotFound, VecdexError
+from .errors import JobCancelled, JobFinished, JobNotFound, SpaceNotFound, VecdexError
 from .errors import error_payload as vecdex_error_payload
 from .models import Job, Space, utcnow
 from .progress import FanOut
@@ -55,7 +55,7 @@ def enqueue(session, kind: str, *, collection_id: int | None, space_id: int | No
 def get_job(session, job_id: int) -> Job:  # type: ignore[no-untyped-def]
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"job {job_id} not found", field="job_id", code="job_not_found")
+        raise JobNotFound(f"job {job_id} not found", field="job_id")
     return job
 
 
@@ -63,7 +63,7 @@ def cancel_job(session, job_id: int) -> Job:  # type: ignore[no-untyped-def]
     """A queued job is cancelled at once; a running one is asked to stop; a finished one is a 409."""
     job = get_job(session, job_id)
     if job.status in FINISHED:
-        raise Conflict(f"job {job_id} already {job.status}", field="job_id", code="job_finished")
+        raise JobFinished(f"job {job_id} already {job.status}", field="job_id")
     if job.status == "queued":
         job.status, job.finished_at = "cancelled", utcnow()
         job.error = {"code": "cancelled", "message": "cancelled before it started", "field": None}
@@ -189,7 +189,7 @@ Runner = Callable[[Database, Path, Job, Progress], None]
 
 def _run_build_space(db: Database, spaces_root: Path, job: Job, progress: Progress) -> None:
     if job.space_id is None:
-        raise NotFound("the space of this job was deleted", field="space_id", code="space_not_found")
+        raise SpaceNotFound("the space of this job was deleted", field="space_id")
     build_space(
         db,
         spaces_root,

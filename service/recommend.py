@@ -31,7 +31,7 @@ from sqlalchemy import select
 from embedders.base import HasTrainedVectors, TrainsOnInteractions
 
 from .db import Database
-from .errors import InvalidInput, NotFound
+from .errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
 from .models import Document
 from .recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
 from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
@@ -107,10 +107,9 @@ class Recommender:
         pos = [(i, w) for i, w in per_item.items() if w > 0]
         neg = [i for i, w in per_item.items() if w < 0]
         if not pos:
-            raise InvalidInput(
+            raise EmptyHistory(
                 f"user {user!r} has no positive interaction among the latest {request.history}",
                 field="user",
-                code="empty_history",
             )
         return self._run(
             ref, runtime, [i for i, _ in pos], np.array([w for _, w in pos], dtype=np.float32), neg,
@@ -137,10 +136,9 @@ class Recommender:
             allowed = filtered_ids(session, ref, where) if where else None
         runtime = self.runtimes.get(ref, head)
         if not isinstance(runtime.embedder, TrainsOnInteractions) or not isinstance(runtime.embedder, HasTrainedVectors):
-            raise InvalidInput(
+            raise NotSupported(
                 f"space {ref.name!r} is a {ref.embedder_type} space; recommendations need an item2vec space",
                 field="space",
-                code="not_supported",
             )
         return ref, runtime, allowed
 
@@ -157,10 +155,9 @@ class Recommender:
         )
         for i, ext in enumerate(external_ids):
             if ext not in rows:
-                raise NotFound(
+                raise ItemNotFound(
                     f"item {ext!r} not found in collection {ref.collection_name!r}",
                     field=f"{field}[{i}]",
-                    code="item_not_found",
                 )
         return [rows[ext] for ext in external_ids]
 
@@ -200,11 +197,10 @@ class Recommender:
         text_space = getattr(embedder.spec, "cold_start_space", None)
         if cold and text_space is None:
             i = cold[0]
-            raise InvalidInput(
+            raise NoInteractions(
                 f"item {pos_names[i]!r} has no interactions in space {ref.name!r} (it was not in the training "
                 "data); set cold_start_space in the space's spec to recommend from its text",
                 field=f"positive[{i}]",
-                code="no_interactions",
             )
         candidates_allowed = self._allowed(runtime, allowed, excluded)
         rankings: list[Ranked] = []
@@ -316,10 +312,9 @@ class Recommender:
         out: list[Ranked] = []
         cold_with_text = [i for i in cold if has[i]]
         if cold and not cold_with_text:
-            raise InvalidInput(
+            raise NoInteractions(
                 "the examples without interactions have no text either; nothing to recommend from",
                 field=f"positive[{cold[0]}]",
-                code="no_interactions",
             )
         if cold_with_text:
             query = _unit(vectors[cold_with_text]).mean(axis=0)

@@ -18,7 +18,18 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .errors import AlreadyExists, InvalidInput, NotFound
+from .errors import (
+    AlreadyExists,
+    CollectionNotFound,
+    DocumentNotFound,
+    DuplicateExternalId,
+    FilterTypeMismatch,
+    InvalidFilter,
+    InvalidRequest,
+    MetadataTypeMismatch,
+    SpaceNotFound,
+    UnknownFilterField,
+)
 from .models import Change, Collection, Document, Space
 from .schemas import EMPTY_TEXT, DocumentIn
 
@@ -43,7 +54,7 @@ def get_collection(session: Session, name: str, *, lock: bool = False) -> Collec
         stmt = stmt.with_for_update()
     collection = session.scalar(stmt)
     if collection is None:
-        raise NotFound(f"collection {name!r} not found", field="collection", code="collection_not_found")
+        raise CollectionNotFound(f"collection {name!r} not found", field="collection")
     return collection
 
 
@@ -98,10 +109,9 @@ def _merge_schema(schema: dict[str, str], docs: Sequence[DocumentIn], field_pref
             if known is None:
                 merged[key] = kind
             elif known != kind:
-                raise InvalidInput(
+                raise MetadataTypeMismatch(
                     f"metadata field {key!r} is a {kind} here but a {known} in this collection",
                     field=f"{field_prefix}[{i}].metadata.{key}",
-                    code="metadata_type_mismatch",
                 )
     return merged
 
@@ -120,10 +130,9 @@ def upsert_documents(
     seen: dict[str, int] = {}
     for i, doc in enumerate(docs):
         if doc.external_id in seen:
-            raise InvalidInput(
+            raise DuplicateExternalId(
                 f"external_id {doc.external_id!r} appears twice in one batch (also at index {seen[doc.external_id]})",
                 field=f"{field_prefix}[{i}].external_id",
-                code="duplicate_external_id",
             )
         seen[doc.external_id] = i
     collection = get_collection(session, collection_name, lock=True)
@@ -131,10 +140,9 @@ def upsert_documents(
         for i, doc in enumerate(docs):
             if not doc.text.strip():
                 field = f"{field_prefix}[{i}].text"
-                raise InvalidInput(
+                raise InvalidRequest(
                     f"{field}: {EMPTY_TEXT} (only a collection of kind items accepts documents without text)",
                     field=field,
-                    code="invalid_request",
                 )
     schema = _merge_schema(collection.metadata_schema or {}, docs, field_prefix)
     if schema != collection.metadata_schema:
@@ -184,10 +192,9 @@ def get_document(session: Session, collection: Collection, external_id: str) -> 
         select(Document).where(Document.collection_id == collection.id, Document.external_id == external_id)
     )
     if doc is None:
-        raise NotFound(
+        raise DocumentNotFound(
             f"document {external_id!r} not found in collection {collection.name!r}",
             field="external_id",
-            code="document_not_found",
         )
     return doc
 
@@ -273,24 +280,21 @@ def filtered_ids(session: Session, collection: Collection | SpaceRef, where: dic
         field = f"filter.{key}"
         kind = json_type(value)
         if kind in (None, "array", "object"):
-            raise InvalidInput(
+            raise InvalidFilter(
                 f"filter on {key!r} must be a string, number or boolean, not {kind or 'null'}",
                 field=field,
-                code="invalid_filter",
             )
         known = schema.get(key)
         if known is None:
-            raise InvalidInput(
+            raise UnknownFilterField(
                 f"no document in collection {name!r} has metadata field {key!r}"
                 + (f"; known fields: {', '.join(sorted(schema))}" if schema else ""),
                 field=field,
-                code="unknown_filter_field",
             )
         if known != kind:
-            raise InvalidInput(
+            raise FilterTypeMismatch(
                 f"filter on {key!r} is a {kind} but the field holds {known} values",
                 field=field,
-                code="filter_type_mismatch",
             )
         column = Document.meta[key]
         if kind == "string":
@@ -345,16 +349,15 @@ def resolve_space(session: Session, collection_name: str, space_name: str | None
         .where(Collection.name == collection_name)
     ).first()
     if row is None:
-        raise NotFound(f"collection {collection_name!r} not found", field="collection", code="collection_not_found")
+        raise CollectionNotFound(f"collection {collection_name!r} not found", field="collection")
     if row.id is None:
         if space_name is None:
-            raise NotFound(
+            raise SpaceNotFound(
                 f"collection {collection_name!r} has no space yet: create one with POST /collections/{collection_name}/spaces",
                 field="space",
-                code="space_not_found",
             )
-        raise NotFound(
-            f"space {space_name!r} not found in collection {collection_name!r}", field="space", code="space_not_found"
+        raise SpaceNotFound(
+            f"space {space_name!r} not found in collection {collection_name!r}", field="space"
         )
     return SpaceRef(
         id=row.id,
@@ -375,17 +378,16 @@ def get_space(session: Session, collection: Collection, name: str | None) -> Spa
     """The named space, or the collection's default one when no name is given."""
     if name is None:
         if collection.default_space_id is None:
-            raise NotFound(
+            raise SpaceNotFound(
                 f"collection {collection.name!r} has no space yet: create one with POST /collections/{collection.name}/spaces",
                 field="space",
-                code="space_not_found",
             )
         space = session.get(Space, collection.default_space_id)
     else:
         space = session.scalar(select(Space).where(Space.collection_id == collection.id, Space.name == name))
     if space is None:
-        raise NotFound(
-            f"space {name!r} not found in collection {collection.name!r}", field="space", code="space_not_found"
+        raise SpaceNotFound(
+            f"space {name!r} not found in collection {collection.name!r}", field="space"
         )
     return space
 

@@ -19,7 +19,7 @@ from indexers.base import SearchParams
 from sqlalchemy import select
 
 from .db import Database
-from .errors import InvalidInput, NotFound
+from .errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace, NotSupported
 from .fusion import fuse, overlaps
 from .models import Collection, Document, Space
 from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
@@ -30,7 +30,7 @@ from .vector_store import reusable_vectors
 
 def check_k(k: int, max_k: int, field: str = "k") -> None:
     if k <= 0 or k > max_k:
-        raise InvalidInput(f"k must be between 1 and {max_k}, got {k}", field=field, code="invalid_k")
+        raise InvalidK(f"k must be between 1 and {max_k}, got {k}", field=field)
 
 
 class Searcher:
@@ -115,8 +115,8 @@ class Searcher:
             ).scalars()
             found = list(rows)
         if not found:
-            raise InvalidInput(
-                f"collection {collection_name!r} has no ready space to query", field="spaces", code="no_ready_space"
+            raise NoReadySpace(
+                f"collection {collection_name!r} has no ready space to query", field="spaces"
             )
         return found
 
@@ -166,12 +166,12 @@ class Searcher:
         depth = candidates if candidates is not None else min(self.max_k, max(k, 50))
         check_k(depth, self.max_k, field="candidates")
         if depth < k:
-            raise InvalidInput(f"candidates ({depth}) must be at least k ({k})", field="candidates", code="invalid_k")
+            raise InvalidK(f"candidates ({depth}) must be at least k ({k})", field="candidates")
         names = self._text_spaces(collection_name, space_names)
         unknown = sorted(set(weights) - set(names))
         if unknown:
-            raise InvalidInput(
-                f"weights name spaces that are not queried: {', '.join(unknown)}", field="weights", code="invalid_weights"
+            raise InvalidWeights(
+                f"weights name spaces that are not queried: {', '.join(unknown)}", field="weights"
             )
         rankings = self._rankings(collection_name, query, depth, where, names)
         fused = fuse(rankings, fusion, weights, rrf_k)[:k]
@@ -198,10 +198,9 @@ class Searcher:
                 )
             ).first()
             if doc is None:
-                raise NotFound(
+                raise DocumentNotFound(
                     f"document {external_id!r} not found in collection {collection_name!r}",
                     field="external_id",
-                    code="document_not_found",
                 )
             if isinstance(runtime.index, KeywordIndex):
                 mask, vectors = np.zeros(1, dtype=bool), np.zeros((1, 0), dtype=np.float32)
@@ -215,10 +214,9 @@ class Searcher:
             return space.name, self._hydrate(pairs, snippet)
         vector = vectors[0] if mask[0] else runtime.embedder.embed_documents([doc.text])[0]
         if not np.any(vector):
-            raise InvalidInput(
+            raise EmptyText(
                 f"document {external_id!r} has no vector in space {space.name!r} (nothing in it is embeddable)",
                 field="external_id",
-                code="empty_text",
             )
         return space.name, self._run(runtime, vector, k, allowed, snippet, exclude=doc.id)
 
@@ -247,10 +245,9 @@ class Searcher:
     def _word_model(self, collection_name: str, space_name: str) -> tuple[SpaceRef, WordVectors]:
         space, model = self._model(collection_name, space_name)
         if not isinstance(model, WordVectors):
-            raise InvalidInput(
+            raise NotSupported(
                 f"space {space.name!r} ({space.embedder_type}) has no word vectors; use a word2vec space",
                 field="space",
-                code="not_supported",
             )
         return space, model
 
@@ -260,14 +257,13 @@ class Searcher:
         """Each token's vector in its sentence (and its nearest vocabulary words): the context effect, visible."""
         space, model = self._model(collection_name, space_name)
         if not isinstance(model, ContextualTokens):
-            raise InvalidInput(
+            raise NotSupported(
                 f"space {space.name!r} ({space.embedder_type}) has no contextual token vectors; use a bilstm space",
                 field="space",
-                code="not_supported",
             )
         tokens, vectors = model.token_vectors(text)
         if not tokens:
-            raise InvalidInput("text has no tokens", field="text", code="empty_text")
+            raise EmptyText("text has no tokens", field="text")
         near = model.contextual_neighbors(text, neighbors) if neighbors else None
         return space.name, [
             TokenVector(

@@ -12,7 +12,7 @@ from embedders.errors import CorpusTooSmall
 from .corpus import SqlCorpus
 from .db import Database
 from .interactions import count_interactions, interaction_sequences
-from .errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from .errors import NotAnItemsCollection, SpaceBusy, SpaceExists, SpaceNotFound, SpaceNotReady
 from .jobs import ACTIVE, enqueue
 from .models import Collection, Job, Space, utcnow
 from .repository import get_collection, get_space
@@ -48,11 +48,10 @@ def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
 def _preflight_interactions(db: Database, collection: Collection, spec: EmbedderSpec, embedder: object) -> None:
     """item2vec learns from interactions: the collection must hold items, and sessions to learn from."""
     if getattr(collection, "kind", "documents") != "items":
-        raise InvalidInput(
+        raise NotAnItemsCollection(
             f"a {spec.type} space learns from user interactions: collection {collection.name!r} is a "
             "documents collection; create one with kind 'items'",
             field="embedder.type",
-            code="not_an_items_collection",
         )
     with db.sessions() as session:
         count = count_interactions(session, collection.id)
@@ -73,10 +72,9 @@ def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tu
     with db.session() as session:
         collection = get_collection(session, collection_name)
         if session.scalar(select(Space.id).where(Space.collection_id == collection.id, Space.name == request.name)):
-            raise AlreadyExists(
+            raise SpaceExists(
                 f"space {request.name!r} already exists in collection {collection_name!r}",
                 field="name",
-                code="space_exists",
             )
     preflight(db, collection, request.embedder)
     with db.session() as session:
@@ -120,10 +118,9 @@ def rebuild_space(db: Database, collection_name: str, space_name: str) -> tuple[
         # SQLite), so two concurrent requests cannot both find the space idle and queue two builds.
         touched = session.execute(update(Space).where(Space.id == space_id).values(updated_at=utcnow()))
         if not touched.rowcount:
-            raise NotFound(
+            raise SpaceNotFound(
                 f"space {space_name!r} not found in collection {collection_name!r}",
                 field="space",
-                code="space_not_found",
             )
         busy = session.execute(
             select(Job.id, Job.status)
@@ -131,11 +128,10 @@ def rebuild_space(db: Database, collection_name: str, space_name: str) -> tuple[
             .limit(1)
         ).first()
         if busy is not None:
-            raise Conflict(
+            raise SpaceBusy(
                 f"space {space_name!r} already has a build job ({busy.id}, {busy.status}); "
                 f"wait for it or cancel it with POST /jobs/{busy.id}/cancel",
                 field="space",
-                code="space_busy",
             )
         space = session.get(Space, space_id)
         params: dict[str, bool] = {}
@@ -151,10 +147,9 @@ def make_default(session: Session, collection_name: str, space_name: str) -> Spa
     collection = get_collection(session, collection_name, lock=True)
     space = get_space(session, collection, space_name)
     if space.status != "ready":
-        raise InvalidInput(
+        raise SpaceNotReady(
             f"space {space_name!r} is {space.status}; only a ready space can be the default",
             field="space",
-            code="space_not_ready",
         )
     collection.default_space_id = space.id
     return space

@@ -31,7 +31,7 @@ from indexers.base import VectorIndex
 from indexers.faiss_index import load_index
 
 from .db import Database
-from .errors import Conflict
+from .errors import Conflict, SpaceNotReady, SpaceUnavailable
 from .models import Space
 from .repository import SpaceRef, changes_after, documents_by_ids
 from .vector_store import reusable_vectors, save_vectors
@@ -218,11 +218,10 @@ class SpaceRuntimes:
         finished (older than the cache) keeps the newer runtime rather than going back.
         """
         if space.status != "ready":
-            raise Conflict(
+            raise SpaceNotReady(
                 f"space {space.name!r} is {space.status}"
                 + (f": {space.error.get('message')}" if space.error else "; wait for its build job to finish"),
                 field="space",
-                code="space_not_ready",
             )
         with self._lock:
             runtime = self._cache.get(space.id)
@@ -256,11 +255,10 @@ class SpaceRuntimes:
                 index = load_index(directory / INDEX_DIR)
         except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
             log.exception("cannot load space %s generation %s", space.id, generation)
-            raise Conflict(
+            raise SpaceUnavailable(
                 f"space {space.name!r} cannot be loaded from {directory} ({exc}); rebuild it "
                 f"(POST .../spaces/{space.name}/rebuild or `vecdex space rebuild`)",
                 field="space",
-                code="space_unavailable",
             ) from exc
         last = int((getattr(index, "extra", None) or {}).get("last_change_id", built_change_id or 0))
         return SpaceRuntime(

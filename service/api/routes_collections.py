@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from ..errors import InvalidInput
+from ..errors import BatchTooLarge, InvalidCursor
 from ..repository import (
     create_collection,
     delete_collection_rows,
@@ -57,10 +57,9 @@ def delete(name: str, db: Db, runtimes: Runtimes) -> Response:
 def upsert(name: str, body: DocumentsUpsert, db: Db, runtimes: Runtimes, settings: SettingsDep) -> UpsertResult:
     """Insert or replace documents by external id. The whole batch is written or none of it."""
     if len(body.documents) > settings.max_batch:
-        raise InvalidInput(
+        raise BatchTooLarge(
             f"{len(body.documents)} documents in one request; the limit is {settings.max_batch} (VECDEX_MAX_BATCH)",
             field="documents",
-            code="batch_too_large",
         )
     with db.session() as session:
         result = upsert_documents(session, name, body.documents)
@@ -79,7 +78,7 @@ def list_page(
     after: int | None = None
     if cursor is not None:
         if not cursor.isdigit():
-            raise InvalidInput(f"cursor {cursor!r} is not one this API returned", field="cursor", code="invalid_cursor")
+            raise InvalidCursor(f"cursor {cursor!r} is not one this API returned", field="cursor")
         after = int(cursor)
     with db.session() as session:
         docs = list_documents(session, get_collection(session, name), after, limit + 1)

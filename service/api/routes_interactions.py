@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from ..errors import InvalidInput
+from ..errors import BatchTooLarge
 from ..interactions import ingest_interactions, require_items, user_history
 from ..models import Document
 from ..repository import get_collection
@@ -28,10 +28,9 @@ def ingest(
     empty item (no text, no metadata) in the same transaction.
     """
     if len(body.interactions) > settings.max_batch:
-        raise InvalidInput(
+        raise BatchTooLarge(
             f"{len(body.interactions)} interactions in one request; the limit is {settings.max_batch} (VECDEX_MAX_BATCH)",
             field="interactions",
-            code="batch_too_large",
         )
     with db.session() as session:
         result = ingest_interactions(session, name, body.interactions, body.unknown_items)

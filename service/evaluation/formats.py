@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidInput
+from ..errors import InvalidFile
 
 
-class FormatError(InvalidInput):
-    code = "invalid_file"
+class FormatError(InvalidFile):
+    """A line of an evaluation file that does not parse; ``field`` is ``path:line`` (code ``invalid_file``)."""
 
     def __init__(self, path: Path, line: int, message: str) -> None:
         super().__init__(f"{path}:{line}: {message}", field=f"{path}:{line}")
@@ -51,9 +51,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field=str(path), code="invalid_file") from exc
+        raise InvalidFile(f"cannot read {path}: {exc.strerror or exc}", field=str(path)) from exc
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason})", field=str(path), code="invalid_file") from exc
+        raise InvalidFile(f"{path}: not UTF-8 text ({exc.reason})", field=str(path)) from exc
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):

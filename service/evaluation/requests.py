@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, InvalidRequest
 from .runner import Evaluator, SpaceResult
 
 MAX_ITEMS = 10_000
@@ -35,9 +35,6 @@ MAX_MATRIX = 1_000
 MAX_TEXT = 100_000
 MAX_ID = 256
 MAX_WORD = 256
-
-INVALID = "invalid_request"
-"""The code of a body that is malformed as a whole; the same code the schema layer gives a field."""
 
 
 def _non_blank(value: str) -> str:
@@ -79,9 +76,9 @@ def _dataset(value: str | None, default: str) -> str:
     return value.strip() if value and value.strip() else default
 
 
-def _refuse(field: str, message: str) -> InvalidInput:
+def _refuse(field: str, message: str) -> InvalidRequest:
     """A body error worded like the schema layer's (``field: message``), with the same code."""
-    return InvalidInput(f"{field}: {message}", field=field, code=INVALID)
+    return InvalidRequest(f"{field}: {message}", field=field)
 
 
 # ----------------------------------------------------------------------------- retrieval

@@ -21,7 +21,7 @@ from embedders.bm25 import is_keyword
 from embedders.errors import NotSupported
 
 from ..db import Database
-from ..errors import InvalidInput, NotFound
+from ..errors import DocumentNotFound, InvalidFile, SpaceNotFound
 from ..models import Document, Evaluation
 from ..repository import SpaceRef, get_collection, list_spaces, max_change_id, resolve_space
 from ..search import Searcher, check_k
@@ -87,11 +87,11 @@ class Evaluator:
             wanted = list(dict.fromkeys(names)) if names else known
             for name in wanted:
                 if name not in known:
-                    raise NotFound(
-                        f"space {name!r} not found in collection {collection!r}", field="space", code="space_not_found"
+                    raise SpaceNotFound(
+                        f"space {name!r} not found in collection {collection!r}", field="space"
                     )
             if not wanted:
-                raise NotFound(f"collection {collection!r} has no space to evaluate", field="space", code="space_not_found")
+                raise SpaceNotFound(f"collection {collection!r} has no space to evaluate", field="space")
             return [(resolve_space(session, collection, name), bool(names)) for name in wanted]
 
     def _each(self, collection: str, names: Sequence[str] | None):  # type: ignore[no-untyped-def]
@@ -169,7 +169,7 @@ class Evaluator:
         depth = min(depth, self.searcher.max_k)
         judged = [q for q in queries if q.id in qrels]
         if not judged:
-            raise InvalidInput("no query id of the queries file appears in the qrels", field="qrels", code="invalid_file")
+            raise InvalidFile("no query id of the queries file appears in the qrels", field="qrels")
         judged_docs = {d for q in judged for d in qrels[q.id]}
         unknown = len(judged_docs) - len(set(self._existing(collection, judged_docs)))
         def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
@@ -246,10 +246,9 @@ class Evaluator:
         missing = [d for d in wanted if d not in docs]
         if missing:
             shown = ", ".join(repr(d) for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise InvalidInput(
+            raise DocumentNotFound(
                 f"{len(missing)} document(s) of the pairs are not in collection {collection!r}: {shown}",
                 field="pairs",
-                code="document_not_found",
             )
         index = {d: i for i, d in enumerate(wanted)}
 
