@@ -741,7 +741,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "Serialised raw index includes IndexIDMap2's id array (8 bytes per vector); vecdex index files = the files in",
         "the space's index/ directory (index.faiss, ids.npy, manifest; the word2vec model is listed in suite.json, not counted).",
-        f"vecdex searches exhaustively when a space holds at most {r['exact_max_candidates']:,} live vectors (indexers/faiss_index.py",
+        f"vecdex searches exhaustively when a space holds at most {r['exact_max_candidates']:,} live vectors (indexers/faiss/index.py",
         "EXACT_MAX_CANDIDATES), so below that its HNSW / IVF recall is exact by design.",
         "RSS growth is noisy (allocator reuse); the serialised size is the reliable figure.",
         "",
@@ -856,7 +856,7 @@ def main() -> None:
         "machine": machine_info(),
         "search": [],
         "skipped": [],
-        "exact_max_candidates": __import__("indexers.faiss_index", fromlist=["x"]).EXACT_MAX_CANDIDATES,
+        "exact_max_candidates": __import__("indexers.faiss.index", fromlist=["x"]).EXACT_MAX_CANDIDATES,
     }
     if quick:
         results["skipped"].append("1M vectors: not run under --quick.")

@@ -1,16 +1,19 @@
 """Vectors -> nearest neighbours. The public API, re-exported from its modules.
 
-The contract (``VectorIndex``, ``IndexSpec``) and the exception tree load
-eagerly; the FAISS implementation loads on first use (PEP 562), so importing
-``indexers`` for a spec or an error class does not pull in FAISS.
+The contract (``VectorIndex``, ``IndexSpec``), the factory that makes, opens
+and destroys indexes of any engine (``create``, ``build``, ``open_index``,
+``destroy``, ``backends``) and the exception tree load eagerly; an engine
+(``indexers.faiss``, ...) loads on first use (PEP 562 here, lazy registration
+in the factory), so importing ``indexers`` pulls in neither FAISS nor pymilvus.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import IndexKind, IndexSpec, Metric, SearchParams, VectorIndex
+from .base import BackendName, ConcreteKind, IndexKind, IndexSpec, Metric, SearchParams, VectorIndex
 from .errors import (
+    BackendUnavailable,
     DimensionMismatch,
     IndexerError,
     IndexFileError,
@@ -18,18 +21,37 @@ from .errors import (
     InvalidIds,
     InvalidK,
     InvalidVectors,
+    UnknownBackend,
+)
+from .factory import (
+    Backend,
+    EngineOptions,
+    IndexLocation,
+    backends,
+    build,
+    create,
+    destroy,
+    get_backend,
+    open_index,
+    register,
 )
 
 if TYPE_CHECKING:
-    from .faiss_index import FaissIndex, build_index, choose_kind, empty_index, load_index, set_faiss_threads
+    from .faiss import FaissIndex, choose_kind, set_faiss_threads
 
-_LAZY = {"FaissIndex", "build_index", "choose_kind", "empty_index", "load_index", "set_faiss_threads"}
+_LAZY = {"FaissIndex", "choose_kind", "set_faiss_threads"}
 
 __all__ = [
+    "Backend",
+    "BackendName",
+    "BackendUnavailable",
+    "ConcreteKind",
     "DimensionMismatch",
+    "EngineOptions",
     "FaissIndex",
     "IndexFileError",
     "IndexKind",
+    "IndexLocation",
     "IndexSpec",
     "IndexerError",
     "InsufficientTrainingData",
@@ -38,18 +60,23 @@ __all__ = [
     "InvalidVectors",
     "Metric",
     "SearchParams",
+    "UnknownBackend",
     "VectorIndex",
-    "build_index",
+    "backends",
+    "build",
     "choose_kind",
-    "empty_index",
-    "load_index",
+    "create",
+    "destroy",
+    "get_backend",
+    "open_index",
+    "register",
     "set_faiss_threads",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import faiss_index
+        from . import faiss
 
-        return getattr(faiss_index, name)
+        return getattr(faiss, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

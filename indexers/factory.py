@@ -15,7 +15,8 @@ discovers backends from :func:`backends` and needs no edit.
 
 Every engine keeps ``manifest.json`` at the top of its directory, with at
 least ``"backend": "<name>"`` (FAISS snapshots written before the key existed
-have none and are FAISS's).
+have none; their ``format`` tag says they are FAISS's). A directory whose
+manifest names no backend (a keyword space's, say) is no vector index.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ __all__ = [
 MANIFEST_FILE = "manifest.json"
 """Every engine's directory holds this JSON object, with a ``backend`` key."""
 
-_DEFAULT_BACKEND = "faiss"  # manifests without a "backend" key predate it and are FAISS snapshots
+# FAISS snapshots written before the "backend" key existed are recognised by their format tag.
+_DEFAULT_BACKEND = "faiss"
+_LEGACY_FAISS_FORMAT = "vecdex.faiss-index"
 
 
 @dataclass(frozen=True)
@@ -247,5 +250,7 @@ def manifest_backend(directory: Path) -> str | None:
         return None
     if not isinstance(manifest, dict):
         return None
-    name = manifest.get("backend", _DEFAULT_BACKEND)
+    name = manifest.get("backend")
+    if name is None and manifest.get("format") == _LEGACY_FAISS_FORMAT:
+        return _DEFAULT_BACKEND
     return name if isinstance(name, str) else None

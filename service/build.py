@@ -39,7 +39,8 @@ from embedders.base import (
     note_metrics,
 )
 from indexers.base import IndexSpec, VectorIndex
-from indexers.faiss_index import build_index
+from indexers import factory
+from indexers.factory import EngineOptions, IndexLocation
 from indexers.pipeline import embed_batches
 
 from .corpus import SqlCorpus
@@ -48,7 +49,7 @@ from .interactions import interaction_sequences
 from .errors import SpaceNotFound, SpaceNotReady
 from .models import Collection, Space
 from .repository import content_hash, max_change_id
-from .spaces import EMBEDDER_DIR, INDEX_DIR, space_dir
+from .spaces import EMBEDDER_DIR, INDEX_DIR, destroy_index, save_index, space_dir
 from .vector_store import discard_vectors, reusable_vectors, save_vectors
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def build_space(
     *,
     make_default: bool = False,
     rebuild: bool = False,
+    engine_options: EngineOptions | None = None,
 ) -> None:
     """Train + index one generation of a space; on success it is ``ready`` at that generation.
 
@@ -102,6 +104,9 @@ def build_space(
     final = space_dir(spaces_root, space_id, plan.generation)
     tmp = final.with_name(f"{final.name}.building")
     # Leftovers of an attempt that died (a killed worker's requeued job): nobody serves this generation yet.
+    options = engine_options or EngineOptions()
+    destroy_index(tmp, options)
+    destroy_index(final, options)
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(final, ignore_errors=True)
     embedder = registry.create(plan.spec)
@@ -118,21 +123,24 @@ def build_space(
             index = _keyword_index(embedder, corpus, progress)
         else:
             ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
-            progress.start("index", 1)
-            index = build_index(plan.index_spec, embedder.dim, embedder.metric, ids, vectors)
+            location = IndexLocation(tmp / INDEX_DIR, f"vecdex_s{space_id}_g{plan.generation}", options)
+            index = factory.build(plan.index_spec, embedder.dim, embedder.metric, ids, vectors, location, progress)
         embedder.save(tmp / EMBEDDER_DIR)
-        index.save(tmp / INDEX_DIR, extra={"last_change_id": plan.built_change_id})
-        progress.advance(1)
+        save_index(index, tmp / INDEX_DIR, plan.built_change_id)
         tmp.rename(final)
         previous = _switch(db, plan, embedder, index, make_default)
     except BaseException:
+        destroy_index(tmp, options)
+        destroy_index(final, options)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
         _discard_new_vectors(db, plan, embedder)
         raise
     if previous is None:  # the space was deleted while building
+        destroy_index(final, options)
         shutil.rmtree(final, ignore_errors=True)
     elif previous != plan.generation:
+        destroy_index(space_dir(spaces_root, space_id, previous), options)
         shutil.rmtree(space_dir(spaces_root, space_id, previous), ignore_errors=True)
 
 
@@ -173,6 +181,7 @@ def _keyword_index(embedder: Any, corpus: SqlCorpus, progress: Progress) -> Keyw
         index.add_texts([d.id for d in page], [d.text for d in page])
         progress.advance(len(page))
     progress.start("index", 1)
+    progress.advance(1)  # BM25 statistics are built on first search: nothing left to index here
     return index
 
 

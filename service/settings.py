@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexers.factory import EngineOptions
+
 
 class Settings(BaseSettings):
     """Every knob of the service. Defaults give the embedded mode: SQLite + FAISS files in ./data."""
@@ -33,6 +35,9 @@ class Settings(BaseSettings):
         120.0, gt=0, description="A running job whose heartbeat is older than this is considered dead and requeued."
     )
     embedded_worker: bool = Field(True, description="`vecdex serve` runs a job worker thread in-process.")
+    milvus_uri: str | None = Field(
+        None, description="Milvus for spaces with index backend milvus; default the milvus-lite file <data_dir>/milvus.db."
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -40,6 +45,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'vecdex.db').resolve()}"
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        """The Milvus URI, defaulting to a milvus-lite file in the data directory."""
+        return self.milvus_uri or str((self.data_dir / "milvus.db").resolve())
+
+    @property
+    def engine_options(self) -> EngineOptions:
+        """What index engines need from the deployment (passed to SpaceRuntimes and build_space)."""
+        return EngineOptions(milvus_uri=self.resolved_milvus_uri)
 
     @property
     def spaces_dir(self) -> Path:

@@ -28,7 +28,8 @@ from embedders import registry
 from embedders.base import Embedder, HasTrainedVectors, TrainsOnInteractions
 from embedders.bm25 import KeywordIndex, is_keyword
 from indexers.base import VectorIndex
-from indexers.faiss_index import load_index
+from indexers import factory
+from indexers.factory import EngineOptions
 
 from .db import Database
 from .errors import Conflict, SpaceNotReady, SpaceUnavailable
@@ -47,6 +48,26 @@ def space_dir(spaces_root: Path, space_id: int, generation: int = 0) -> Path:
     """Where one generation of a space lives: ``<id>`` for generation 0 (so data dirs
     written before rebuilds existed keep working), ``<id>-g<generation>`` after."""
     return spaces_root / (str(space_id) if generation == 0 else f"{space_id}-g{generation}")
+
+
+def save_index(index: VectorIndex | KeywordIndex, directory: Path, change_id: int) -> None:
+    """Make ``index`` durable with the change id it reflects (a keyword index keeps its ``extra`` marker)."""
+    if isinstance(index, KeywordIndex):
+        index.save(directory, extra={"last_change_id": change_id})
+    else:
+        index.save(directory, checkpoint=change_id)
+
+
+def destroy_index(generation_dir: Path, options: EngineOptions) -> None:
+    """Drop what a generation's index keeps outside its directory, before the directory is removed.
+
+    Quiet when there is no index manifest; a failure is logged, not raised, because
+    it runs in cleanup paths whose own outcome (or original error) must stand.
+    """
+    try:
+        factory.destroy(generation_dir / INDEX_DIR, options)
+    except Exception:
+        log.exception("could not drop the index storage of %s", generation_dir)
 
 
 def space_paths(spaces_root: Path, space_id: int) -> list[Path]:
@@ -175,7 +196,7 @@ class SpaceRuntime:
                 log.info("space %s generation %s was replaced; not saving its snapshot", self.space_id, self.generation)
                 self.unsaved_changes = 0
                 return
-            self.index.save(self.directory / INDEX_DIR, extra={"last_change_id": self.applied_change_id})
+            save_index(self.index, self.directory / INDEX_DIR, self.applied_change_id)
             self.unsaved_changes = 0
 
 
@@ -202,8 +223,11 @@ class SpaceRuntimes:
     which is how every API and worker process moves to a rebuilt space.
     """
 
-    def __init__(self, db: Database, spaces_root: Path, snapshot_every: int) -> None:
+    def __init__(
+        self, db: Database, spaces_root: Path, snapshot_every: int, engine_options: EngineOptions | None = None
+    ) -> None:
         self.db = db
+        self.engine_options = engine_options or EngineOptions()
         self.spaces_root = spaces_root
         self.snapshot_every = snapshot_every
         self._cache: dict[int, SpaceRuntime] = {}
@@ -252,7 +276,7 @@ class SpaceRuntimes:
             if is_keyword(embedder):
                 index: VectorIndex | KeywordIndex = _refilled_keyword_index(self.db, space.collection_id, directory)
             else:
-                index = load_index(directory / INDEX_DIR)
+                index = factory.open_index(directory / INDEX_DIR, self.engine_options)
         except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
             log.exception("cannot load space %s generation %s", space.id, generation)
             raise SpaceUnavailable(
@@ -260,7 +284,10 @@ class SpaceRuntimes:
                 f"(POST .../spaces/{space.name}/rebuild or `vecdex space rebuild`)",
                 field="space",
             ) from exc
-        last = int((getattr(index, "extra", None) or {}).get("last_change_id", built_change_id or 0))
+        if isinstance(index, KeywordIndex):
+            last = int(index.extra.get("last_change_id", built_change_id or 0))
+        else:
+            last = index.checkpoint or (built_change_id or 0)
         return SpaceRuntime(
             space_id=space.id,
             collection_id=space.collection_id,
@@ -303,6 +330,7 @@ class SpaceRuntimes:
             self._cache.pop(space_id, None)
         if delete_files:
             for path in space_paths(self.spaces_root, space_id):
+                destroy_index(path, self.engine_options)
                 shutil.rmtree(path, ignore_errors=True)
 
     def save_all(self) -> None:

@@ -15,19 +15,25 @@ import numpy as np
 import pytest
 
 from indexers import (
+    EngineOptions,
     FaissIndex,
     IndexerError,
     IndexFileError,
+    IndexLocation,
     IndexSpec,
     InsufficientTrainingData,
     SearchParams,
-    build_index,
     choose_kind,
-    load_index,
+    factory,
 )
-from indexers import faiss_index as fi
+from indexers import atomic
+from indexers.faiss import index as faiss_index
+from indexers.faiss import kinds, snapshot, threads
 
 from .data import DIM, KINDS, K, brute_force, clustered, doc_ids, queries_near, recall, spec_for
+
+build_index = FaissIndex.build
+load_index = FaissIndex.open
 
 # --- choosing a kind ------------------------------------------------------------------
 
@@ -59,34 +65,38 @@ def test_auto_build_resolves_by_size() -> None:
 def test_auto_ivf_always_has_enough_training_data(n: int, nlist: int | None) -> None:
     """At every size auto picks IVF for, the (possibly capped) list count can be trained."""
     assert choose_kind(n) == "ivf"
-    got = fi._ivf_nlist(IndexSpec(ivf_nlist=nlist), n, auto=True)
-    assert got >= 1 and n >= fi.MIN_POINTS_PER_LIST * got
+    got = kinds.ivf_nlist(IndexSpec(ivf_nlist=nlist), n, auto=True)
+    assert got >= 1 and n >= kinds.MIN_POINTS_PER_LIST * got
     if nlist is None:
         assert got == round(4 * np.sqrt(n))
 
 
 def test_auto_ivf_caps_an_oversized_nlist(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fi, "FLAT_MAX_VECTORS", 100)
-    monkeypatch.setattr(fi, "HNSW_MAX_VECTORS", 1_000)
+    monkeypatch.setattr(kinds, "FLAT_MAX_VECTORS", 100)
+    monkeypatch.setattr(kinds, "HNSW_MAX_VECTORS", 1_000)
     vectors, ids = clustered(2_000), doc_ids(2_000)
     index = build_index(IndexSpec(ivf_nlist=500), DIM, "cosine", ids, vectors)  # 500 lists would need 19,500
-    assert index.kind == "ivf" and index.nlist == 2_000 // fi.MIN_POINTS_PER_LIST
+    assert index.kind == "ivf" and index.nlist == 2_000 // kinds.MIN_POINTS_PER_LIST
     _, found = index.search(vectors[:20], 1)
     assert (found[:, 0] == ids[:20]).all()
 
 
-def test_bulk_build_reports_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fi, "ADD_CHUNK", 400)
-    seen: list[tuple[int, int]] = []
-    build_index(
-        spec_for("flat"),
-        DIM,
-        "l2",
-        np.arange(1_000),
-        clustered(1_000),
-        progress=lambda d, t: seen.append((d, t)),
-    )
-    assert seen == [(400, 1_000), (800, 1_000), (1_000, 1_000)]
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    def start(self, phase: str, total: int) -> None:
+        self.events.append(("start:" + phase, total))
+
+    def advance(self, n: int = 1) -> None:
+        self.events.append(("advance", n))
+
+
+def test_bulk_build_reports_progress_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faiss_index, "ADD_CHUNK", 400)
+    progress = _Recorder()
+    build_index(spec_for("flat"), DIM, "l2", np.arange(1_000), clustered(1_000), progress=progress)
+    assert progress.events == [("start:index", 1_000), ("advance", 400), ("advance", 400), ("advance", 200)]
 
 
 # --- IVF training ---------------------------------------------------------------------
@@ -107,12 +117,12 @@ def test_explicit_ivf_default_nlist_too_few() -> None:
 
 
 def test_empty_index_for_each_kind() -> None:
-    assert fi.empty_index(IndexSpec(), DIM, "cosine").kind == "flat"  # nothing to size "auto" by
-    assert fi.empty_index(spec_for("hnsw"), DIM, "cosine").kind == "hnsw"
+    assert FaissIndex.empty(IndexSpec(), DIM, "cosine").kind == "flat"  # nothing to size "auto" by
+    assert FaissIndex.empty(spec_for("hnsw"), DIM, "cosine").kind == "hnsw"
     with pytest.raises(IndexerError):
-        fi.empty_index(IndexSpec(), 0, "cosine")
+        FaissIndex.empty(IndexSpec(), 0, "cosine")
     with pytest.raises(IndexerError):
-        fi.empty_index(IndexSpec(), DIM, "hamming")  # type: ignore[arg-type]
+        FaissIndex.empty(IndexSpec(), DIM, "hamming")  # type: ignore[arg-type]
 
 
 def test_empty_ivf_trains_itself_once_it_has_enough_vectors(tmp_path: Path) -> None:
@@ -205,9 +215,9 @@ def test_short_approximate_results_fall_back_to_exact(
     """Force the approximate path for a 12-of-4000 filter; it comes back short, the fallback fills it."""
     vectors, ids = clustered(4_000, seed=8), doc_ids(4_000, seed=8)
     index = build_index(spec, DIM, "l2", ids, vectors)
-    monkeypatch.setattr(fi, "EXACT_MAX_CANDIDATES", 0)
-    monkeypatch.setattr(fi, "EXACT_MAX_FRACTION", 0.0)
-    monkeypatch.setattr(fi, "MAX_EF_SEARCH", 16)  # no widening: let HNSW fail on its own
+    monkeypatch.setattr(faiss_index, "EXACT_MAX_CANDIDATES", 0)
+    monkeypatch.setattr(faiss_index, "EXACT_MAX_FRACTION", 0.0)
+    monkeypatch.setattr(faiss_index, "MAX_EF_SEARCH", 16)  # no widening: let HNSW fail on its own
     allowed = np.random.default_rng(9).choice(ids, 12, replace=False)
     queries = queries_near(vectors, 20, seed=10)
 
@@ -246,13 +256,13 @@ def test_small_filters_go_straight_to_the_exact_path(monkeypatch: pytest.MonkeyP
 def saved(tmp_path: Path) -> tuple[FaissIndex, Path, np.ndarray]:
     vectors, ids = clustered(1_500, seed=12), doc_ids(1_500, seed=12)
     index = build_index(spec_for("flat"), DIM, "cosine", ids, vectors)
-    index.save(tmp_path / "snap", extra={"last_change_id": 1})
+    index.save(tmp_path / "snap", checkpoint=1)
     return index, tmp_path / "snap", vectors
 
 
 def _assert_v1_intact(directory: Path, vectors: np.ndarray) -> None:
     loaded = load_index(directory)
-    assert len(loaded) == 1_500 and loaded.extra == {"last_change_id": 1}
+    assert len(loaded) == 1_500 and loaded.checkpoint == 1
     assert sorted(p.name for p in directory.parent.iterdir()) == ["snap"], "a temp or aside dir was left behind"
 
 
@@ -267,9 +277,9 @@ def test_failed_write_leaves_previous_snapshot_intact(
 
     monkeypatch.setattr(faiss, "write_index", broken_write)
     with pytest.raises(IndexFileError, match="disk on fire"):
-        index.save(directory, extra={"last_change_id": 2})
+        index.save(directory, checkpoint=2)
     _assert_v1_intact(directory, vectors)
-    assert index.extra == {"last_change_id": 1}
+    assert index.checkpoint == 1
 
 
 def test_failed_swap_puts_the_old_snapshot_back(
@@ -285,7 +295,7 @@ def test_failed_swap_puts_the_old_snapshot_back(
 
     monkeypatch.setattr(os, "rename", rename)
     with pytest.raises(IndexFileError, match="rename refused"):
-        index.save(directory, extra={"last_change_id": 2})
+        index.save(directory, checkpoint=2)
     monkeypatch.setattr(os, "rename", real_rename)
     _assert_v1_intact(directory, vectors)
 
@@ -293,22 +303,22 @@ def test_failed_swap_puts_the_old_snapshot_back(
 def test_successful_save_replaces_and_cleans_up(saved: tuple[FaissIndex, Path, np.ndarray]) -> None:
     index, directory, vectors = saved
     index.remove(index.ids()[:10])
-    index.save(directory, extra={"last_change_id": 2})
+    index.save(directory, checkpoint=2)
     assert sorted(p.name for p in directory.parent.iterdir()) == ["snap"]
     loaded = load_index(directory)
-    assert len(loaded) == 1_490 and loaded.extra == {"last_change_id": 2}
-    index.save(directory)  # extra=None keeps the current extra
-    assert load_index(directory).extra == {"last_change_id": 2}
+    assert len(loaded) == 1_490 and loaded.checkpoint == 2
+    index.save(directory)  # checkpoint=None keeps the current checkpoint
+    assert load_index(directory).checkpoint == 2
 
-    manifest = json.loads((directory / fi.MANIFEST_FILE).read_text())
-    assert manifest["format_version"] == fi.FORMAT_VERSION and manifest["faiss_version"] == faiss.__version__
+    manifest = json.loads((directory / snapshot.MANIFEST_FILE).read_text())
+    assert manifest["format_version"] == snapshot.FORMAT_VERSION and manifest["faiss_version"] == faiss.__version__
     assert (manifest["kind"], manifest["dim"], manifest["metric"], manifest["count"]) == (
         "flat",
         DIM,
         "cosine",
         1_490,
     )
-    assert manifest["spec"]["kind"] == "flat" and set(manifest["files"]) == {fi.INDEX_FILE, fi.IDS_FILE}
+    assert manifest["spec"]["kind"] == "flat" and set(manifest["files"]) == {snapshot.INDEX_FILE, snapshot.IDS_FILE}
 
 
 def test_load_recovers_from_a_crash_between_renames(saved: tuple[FaissIndex, Path, np.ndarray]) -> None:
@@ -322,7 +332,7 @@ def test_save_removes_stale_leftovers_only(saved: tuple[FaissIndex, Path, np.nda
     stale, fresh = directory.with_name(".snap.tmp-stale"), directory.with_name(".snap.tmp-fresh")
     stale.mkdir()
     fresh.mkdir()
-    old = time.time() - 2 * fi.STALE_SIBLING_SECONDS
+    old = time.time() - 2 * atomic.STALE_SIBLING_SECONDS
     os.utime(stale, (old, old))
     index.save(directory)
     assert not stale.exists() and fresh.exists()  # a fresh one may belong to a save in progress
@@ -335,19 +345,52 @@ def _umask() -> int:
     return current
 
 
-def test_save_refuses_a_file_in_the_way_and_bad_extra(tmp_path: Path) -> None:
+def test_save_refuses_a_file_in_the_way_and_bad_checkpoint(tmp_path: Path) -> None:
     index = build_index(spec_for("flat"), DIM, "l2", np.arange(3), clustered(3))
     (tmp_path / "file").write_text("not a snapshot")
     with pytest.raises(IndexFileError):
         index.save(tmp_path / "file")
-    with pytest.raises(IndexerError) as info:
-        index.save(tmp_path / "snap", extra={"when": object()})
-    assert info.value.field == "extra" and not (tmp_path / "snap").exists()
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(IndexerError) as info:
+            index.save(tmp_path / "snap", checkpoint=bad)  # type: ignore[arg-type]
+        assert info.value.field == "checkpoint" and not (tmp_path / "snap").exists()
+
+
+def test_manifest_names_the_backend_and_the_checkpoint(saved: tuple[FaissIndex, Path, np.ndarray]) -> None:
+    _, directory, _ = saved
+    manifest = json.loads((directory / snapshot.MANIFEST_FILE).read_text())
+    assert manifest["backend"] == "faiss" and manifest["checkpoint"] == 1 and "extra" not in manifest
+    assert factory.manifest_backend(directory) == "faiss"
+
+
+def test_snapshots_from_before_checkpoint_still_open(saved: tuple[FaissIndex, Path, np.ndarray]) -> None:
+    """Data dirs written when the marker was ``extra.last_change_id`` (and there was no backend key)."""
+    _, directory, _ = saved
+    path = directory / snapshot.MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    del manifest["backend"], manifest["checkpoint"]
+    manifest["extra"] = {"last_change_id": 7}
+    path.write_text(json.dumps(manifest))
+    index = factory.open_index(directory)
+    assert index.backend == "faiss" and index.checkpoint == 7 and len(index) == 1_500
+    manifest["extra"] = {}
+    path.write_text(json.dumps(manifest))
+    assert factory.open_index(directory).checkpoint == 0
+
+
+def test_factory_builds_faiss_with_the_default_spec(tmp_path: Path) -> None:
+    location = IndexLocation(tmp_path / "index", "vecdex_s1_g0", EngineOptions())
+    index = factory.build(IndexSpec(), DIM, "cosine", doc_ids(50), clustered(50), location)
+    assert isinstance(index, FaissIndex) and index.backend == "faiss" and index.kind == "flat"
+    index.save(location.directory, checkpoint=3)
+    factory.destroy(location.directory)
+    assert not location.directory.exists()
+    factory.destroy(location.directory)  # nothing there: quiet
 
 
 def test_load_refuses_another_format(tmp_path: Path) -> None:
     (tmp_path / "snap").mkdir()
-    (tmp_path / "snap" / fi.MANIFEST_FILE).write_text(json.dumps({"format": "something-else"}))
+    (tmp_path / "snap" / snapshot.MANIFEST_FILE).write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(IndexFileError, match="does not hold"):
         load_index(tmp_path / "snap")
 
@@ -358,16 +401,17 @@ def test_load_refuses_another_format(tmp_path: Path) -> None:
 def test_importing_the_package_does_not_import_faiss() -> None:
     code = (
         "import sys, indexers; assert 'faiss' not in sys.modules; "
-        "indexers.build_index; assert 'faiss' in sys.modules"
+        "assert 'pymilvus' not in sys.modules; indexers.backends(); assert 'faiss' not in sys.modules; "
+        "indexers.FaissIndex; assert 'faiss' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECDEX_FAISS_THREADS", "3")
-    assert fi._detect_cpus() == 3
+    assert threads._detect_cpus() == 3
     with pytest.raises(ValueError):
-        fi.set_faiss_threads(0)
+        threads.set_faiss_threads(0)
 
 
 # --- per-query search parameters ---------------------------------------------------------
@@ -429,3 +473,107 @@ def test_search_params_are_validated(bad: dict[str, int]) -> None:
 
     with pytest.raises(ValidationError):
         SearchParams(**bad)
+
+
+# --- FAISS at scale: 20k vectors, the exhaustive switch, tombstones, snapshot files ---------
+
+BIG_N = 20_000
+MIN_RECALL = 0.9
+# FAISS's HNSW graph is built for a metric; inner product is not one, and a few
+# percent of the true IP neighbours are unreachable from the entry point (0.97
+# recall unfiltered here, ~0.8 under a 15% filter even with a 4096-wide beam).
+# Cosine -- what the embedders use -- and l2 reach >= 0.99.
+MIN_FILTERED_RECALL_HNSW_IP = 0.7
+_COMBOS = [(kind, metric) for kind in KINDS for metric in ("cosine", "ip", "l2")]
+
+
+@pytest.fixture(scope="module", params=_COMBOS, ids=lambda c: f"{c[0]}-{c[1]}")
+def big(request: pytest.FixtureRequest) -> tuple[str, str, FaissIndex, np.ndarray, np.ndarray]:
+    """20k vectors, built once per kind x metric; tests on it must not mutate it."""
+    kind, metric = request.param
+    vectors, ids = clustered(BIG_N, seed=1), doc_ids(BIG_N, seed=1)
+    index = build_index(spec_for(kind), DIM, metric, ids, vectors)
+    assert index.kind == kind
+    return kind, metric, index, ids, vectors
+
+
+def test_neighbours_match_brute_force_at_20k(big: tuple[str, str, FaissIndex, np.ndarray, np.ndarray]) -> None:
+    kind, metric, index, ids, vectors = big
+    queries = queries_near(vectors, 60, seed=3)
+    scores, found = index.search(queries, K)
+    true_scores, true_ids = brute_force(vectors, ids, queries, K, metric)
+    if kind == "flat":  # exact: the very same neighbours and scores
+        assert np.array_equal(found, true_ids)
+        np.testing.assert_allclose(scores, true_scores, rtol=1e-4, atol=1e-4)
+    else:
+        assert recall(found, true_ids) >= MIN_RECALL
+
+
+@pytest.mark.parametrize("n_allowed", [12, 300, 3_000, 10_000])
+def test_filter_is_exact_on_the_exhaustive_path(
+    big: tuple[str, str, FaissIndex, np.ndarray, np.ndarray], n_allowed: int
+) -> None:
+    """Up to EXACT_MAX_CANDIDATES allowed ids (or flat) the filtered search is exact; above, high recall."""
+    kind, metric, index, ids, vectors = big
+    allowed = np.random.default_rng(n_allowed).choice(ids, n_allowed, replace=False)
+    queries = queries_near(vectors, 40, seed=5)
+    _, found = index.search(queries, K, allowed_ids=allowed)
+    assert (found >= 0).all() and np.isin(found, allowed).all()
+    mask = np.isin(ids, allowed)
+    true_ids = brute_force(vectors[mask], ids[mask], queries, K, metric)[1]
+    if kind == "flat" or n_allowed <= faiss_index.EXACT_MAX_CANDIDATES:
+        assert np.array_equal(found, true_ids)
+    else:
+        floor = MIN_FILTERED_RECALL_HNSW_IP if (kind, metric) == ("hnsw", "ip") else MIN_RECALL
+        assert recall(found, true_ids) >= floor
+
+
+def test_rejected_add_leaves_no_tombstone(big: tuple[str, str, FaissIndex, np.ndarray, np.ndarray]) -> None:
+    _, _, index, _, _ = big
+    for ids, vectors in (([1, 1], np.zeros((2, DIM))), ([1], np.full((1, DIM), np.nan))):
+        with pytest.raises(IndexerError):
+            index.add(np.asarray(ids), vectors)
+        assert len(index) == BIG_N and index.tombstones == 0 and 1 not in index
+
+
+def test_snapshot_keeps_tombstones(tmp_path: Path) -> None:
+    vectors, ids = clustered(3_000, seed=2), doc_ids(3_000, seed=2)
+    index = build_index(spec_for("hnsw"), DIM, "cosine", ids, vectors)
+    index.remove(ids[:200])
+    index.add(ids[200:250], clustered(50, seed=12))
+    assert index.tombstones == 250
+    index.save(tmp_path / "snap")
+    loaded = load_index(tmp_path / "snap")
+    assert loaded.tombstones == index.tombstones and len(loaded) == 2_800
+    assert np.array_equal(loaded.search(vectors[:250], K)[1], index.search(vectors[:250], K)[1])
+
+
+def test_missing_or_corrupt_snapshot_is_an_index_file_error(tmp_path: Path) -> None:
+    index = build_index(spec_for("flat"), DIM, "l2", doc_ids(500), clustered(500))
+    with pytest.raises(IndexFileError):
+        load_index(tmp_path / "nothing-here")
+
+    index.save(tmp_path / "snap")
+    snap = tmp_path / "snap"
+    manifest = json.loads((snap / snapshot.MANIFEST_FILE).read_text())
+
+    (snap / snapshot.INDEX_FILE).write_bytes(b"\0" * manifest["files"][snapshot.INDEX_FILE])  # right size, garbage
+    with pytest.raises(IndexFileError):
+        load_index(snap)
+
+    index.save(snap)
+    with open(snap / snapshot.INDEX_FILE, "r+b") as fh:  # truncated
+        fh.truncate(100)
+    with pytest.raises(IndexFileError):
+        load_index(snap)
+
+    index.save(snap)
+    np.save(snap / snapshot.IDS_FILE, np.arange(5, dtype=np.int64))
+    manifest["files"][snapshot.IDS_FILE] = (snap / snapshot.IDS_FILE).stat().st_size
+    (snap / snapshot.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(IndexFileError):  # id array does not match the index
+        load_index(snap)
+
+    (snap / snapshot.MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(IndexFileError):
+        load_index(snap)

@@ -1,0 +1,142 @@
+"""Bookkeeping of a FAISS index: positions <-> document ids, and the readers-writer lock.
+
+The FAISS index never sees a document id. Vectors live at internal
+*positions* 0..ntotal-1 in insertion order; :class:`IdTable` maps position ->
+document id (-1 marks a tombstone) and id -> position.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+__all__ = ["Candidates", "IdTable", "ReadWriteLock", "bitmap_selector"]
+
+class IdTable:
+    """Maps FAISS positions to document ids and back.
+
+    ``pos_ids[p]`` is the document at position ``p`` or -1 for a tombstone.
+    Live ids are also kept sorted (``_ids`` with their positions in ``_pos``)
+    so lookups are a vectorised ``searchsorted`` instead of a Python dict,
+    which at a million ids would cost ~100 MB and a Python loop per batch.
+    """
+
+    def __init__(self, pos_ids: np.ndarray | None = None) -> None:
+        self.pos_ids = np.zeros(0, dtype=np.int64) if pos_ids is None else pos_ids
+        live = np.flatnonzero(self.pos_ids >= 0)
+        order = np.argsort(self.pos_ids[live], kind="stable")
+        self._ids = self.pos_ids[live][order]
+        self._pos = live[order].astype(np.int64)
+
+    @property
+    def ntotal(self) -> int:
+        return len(self.pos_ids)
+
+    @property
+    def live(self) -> int:
+        return len(self._ids)
+
+    @property
+    def dead(self) -> int:
+        return self.ntotal - self.live
+
+    def has_duplicates(self) -> bool:
+        return bool(len(self._ids) > 1 and (np.diff(self._ids) == 0).any())
+
+    def live_ids(self) -> np.ndarray:
+        return self._ids.copy()
+
+    def live_positions(self) -> np.ndarray:
+        return np.flatnonzero(self.pos_ids >= 0)
+
+    def _find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into the sorted arrays, found mask) for each id."""
+        if not self.live:
+            return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
+        idx = np.minimum(np.searchsorted(self._ids, ids), self.live - 1)
+        return idx, self._ids[idx] == ids
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Live positions of ``ids`` that are present (absent ones dropped)."""
+        idx, found = self._find(ids)
+        return self._pos[idx[found]]
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Tombstone the given distinct ids; returns how many were live."""
+        idx, found = self._find(ids)
+        idx = idx[found]
+        self.pos_ids[self._pos[idx]] = -1
+        self._ids = np.delete(self._ids, idx)
+        self._pos = np.delete(self._pos, idx)
+        return len(idx)
+
+    def append(self, ids: np.ndarray) -> None:
+        """Give distinct, currently absent ``ids`` the next positions."""
+        positions = np.arange(self.ntotal, self.ntotal + len(ids), dtype=np.int64)
+        self.pos_ids = np.concatenate([self.pos_ids, ids])
+        order = np.argsort(ids, kind="stable")
+        at = np.searchsorted(self._ids, ids[order])
+        self._ids = np.insert(self._ids, at, ids[order])
+        self._pos = np.insert(self._pos, at, positions[order])
+
+
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer blocks new readers so it cannot starve."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What one search may return: how many live vectors, and the FAISS selector admitting them."""
+
+    count: int
+    selector: faiss.IDSelector | None
+    small: bool  # small enough to skip the approximate path
+
+
+def bitmap_selector(positions: np.ndarray, ntotal: int) -> faiss.IDSelectorBitmap:
+    mask = np.zeros(ntotal, dtype=bool)
+    mask[positions] = True
+    # IDSelectorBitmap tests bit (i & 7) of byte i >> 3: little-endian bit order.
+    return faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
