@@ -1,7 +1,6 @@
 """``vecdex eval``: retrieval, similarity and word evaluations of a collection's spaces, and their stored runs.
 
-Kept apart from :mod:`service.cli` (which registers ``eval_app``); the shared
-helpers are imported inside the commands, so either module can be imported first.
+Every run goes through the service's own query path (``vx.evaluations``) and is stored.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
+from .common import cli_errors, fail, print_json, vecdex
 
 eval_app = typer.Typer(
     help="Evaluate a collection's spaces (retrieval, document similarity, word similarity/analogies); runs are stored.",
@@ -21,17 +22,6 @@ SpacesOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the results as JSON.")]
 PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG bar chart of the metrics per space.")]
-
-
-def _evaluator():  # type: ignore[no-untyped-def]
-    from .cli import _state
-    from .evaluation.runner import Evaluator
-    from .search import Searcher
-    from .spaces import SpaceRuntimes
-
-    settings, db = _state()
-    searcher = Searcher(db, SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every), settings.max_k)
-    return Evaluator(db, searcher)
 
 
 def _scalars(metrics: dict[str, Any] | None) -> dict[str, float | None]:
@@ -62,10 +52,8 @@ def metrics_table(rows: list[tuple[str, str, dict[str, Any] | None]]) -> list[st
 
 
 def _report(task: str, dataset: str, results: list, as_json: bool, plot: Optional[Path]) -> None:  # type: ignore[type-arg]
-    from .cli import _print_json
-
     if as_json:
-        _print_json({"task": task, "dataset": dataset, "results": [r.as_dict() for r in results]})
+        print_json({"task": task, "dataset": dataset, "results": [r.as_dict() for r in results]})
     else:
         typer.echo(f"{task} on {dataset}:")
         for line in metrics_table([(r.space, r.status + (f" ({r.reason})" if r.reason else ""), r.metrics) for r in results]):
@@ -74,7 +62,7 @@ def _report(task: str, dataset: str, results: list, as_json: bool, plot: Optiona
             for name, s in (r.metrics or {}).get("sections", {}).items():
                 typer.echo(f"  {r.space} {name}: {s['correct']}/{s['total']} = {_fmt(s['accuracy'])} ({s['oov']} oov)")
     if plot is not None:
-        from .evaluation.plot import plot_metrics
+        from ..evaluation.plot import plot_metrics
 
         rows = {r.space: _scalars(_plotted(r.metrics)) for r in results if r.metrics}
         if not rows:
@@ -102,11 +90,10 @@ def eval_retrieval(
     plot: PlotOption = None,
 ) -> None:
     """Recall@k, MRR@10, nDCG@10 and MAP of each space, searching every query through the service."""
-    from .cli import cli_errors
-    from .evaluation.formats import read_qrels, read_queries
+    from ..evaluation.formats import read_qrels, read_queries
 
     with cli_errors():
-        evaluator = _evaluator()
+        evaluator = vecdex().evaluations.evaluator
         dataset = f"{queries.name}+{qrels.name}"
         results = evaluator.retrieval(collection, read_queries(queries), read_qrels(qrels), k or [10], space, dataset)
     unknown = next((r.params.get("unknown_judged_documents", 0) for r in results if r.params), 0)
@@ -132,13 +119,12 @@ def eval_similarity(
     plot: PlotOption = None,
 ) -> None:
     """Pearson and Spearman between gold document similarities and each space's cosine."""
-    from .cli import cli_errors, fail
-    from .evaluation.formats import matrix_pairs, read_matrix, read_pairs
+    from ..evaluation.formats import matrix_pairs, read_matrix, read_pairs
 
     if (pairs is None) == (matrix is None):
         fail("invalid_input", "give exactly one of --pairs or --matrix", "--pairs")
     with cli_errors():
-        evaluator = _evaluator()
+        evaluator = vecdex().evaluations.evaluator
         if pairs is not None:
             dataset, gold = pairs.name, read_pairs(pairs)
         else:
@@ -178,13 +164,12 @@ def eval_words(
     plot: PlotOption = None,
 ) -> None:
     """Word similarity (Spearman, OOV rate) and analogy accuracy per section of each space with word vectors."""
-    from .cli import cli_errors
-    from .evaluation.formats import read_analogies, read_word_pairs
+    from ..evaluation.formats import read_analogies, read_word_pairs
 
     wordsim = wordsim or _gensim_test_file("wordsim353.tsv")
     analogies = analogies or _gensim_test_file("questions-words.txt")
     with cli_errors():
-        evaluator = _evaluator()
+        evaluator = vecdex().evaluations.evaluator
         dataset = f"{wordsim.name}+{analogies.name}"
         results = evaluator.words(collection, read_word_pairs(wordsim), read_analogies(analogies), space, dataset)
     _report("words", dataset, results, as_json, plot)
@@ -198,14 +183,10 @@ def eval_list(
     as_json: JsonOption = False,
 ) -> None:
     """Stored evaluation runs of a collection, oldest first."""
-    from .cli import _print_json, _state, cli_errors
-    from .evaluation.store import list_evaluations
-
-    _, db = _state()
-    with cli_errors(), db.sessions() as session:
-        runs = list_evaluations(session, collection, space, task)
+    with cli_errors():
+        runs = vecdex().evaluations.list(collection=collection, space=space, task=task)
     if as_json:
-        _print_json([r.model_dump(mode="json") for r in runs])
+        print_json([r.model_dump(mode="json") for r in runs])
         return
     if not runs:
         typer.echo(f"no stored evaluations for {collection}")

@@ -1,0 +1,35 @@
+"""``vecdex jobs``: list, show and cancel build jobs."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .common import cli_errors, print_json, vecdex
+
+jobs_app = typer.Typer(help="List, show and cancel jobs.", no_args_is_help=True)
+
+
+@jobs_app.command("list")
+def jobs_list(status: Optional[str] = None, limit: int = 20) -> None:
+    """The most recent jobs."""
+    for v in vecdex().jobs.list(status=status, limit=limit):
+        total = f"/{v.total}" if v.total is not None else ""
+        typer.echo(f"{v.id}\t{v.kind}\t{v.status}\t{v.collection}/{v.space}\t{v.phase or '-'} {v.done}{total}")
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: int) -> None:
+    """One job in full (JSON)."""
+    with cli_errors():
+        job = vecdex().jobs.get(job_id=job_id)
+    print_json(job.model_dump())
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int) -> None:
+    """Cancel a queued job, or ask a running one to stop."""
+    with cli_errors():
+        job = vecdex().jobs.cancel(job_id=job_id)
+    typer.echo(f"job {job_id}: {'cancelled' if job.status == 'cancelled' else 'cancel requested'}")

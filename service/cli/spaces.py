@@ -1,0 +1,85 @@
+"""``vecdex space``: create, rebuild, list and delete spaces (embedder + index)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .common import cli_errors, coerce, fail, run_in_foreground, vecdex
+
+space_app = typer.Typer(help="Create, rebuild, list and delete spaces (embedder + index).", no_args_is_help=True)
+
+
+@space_app.command("create")
+def space_create(
+    collection: str,
+    name: str,
+    embedder: Annotated[str, typer.Option("--embedder", "-e", help="Family: word2vec, doc2vec, ...")],
+    param: Annotated[
+        Optional[list[str]], typer.Option("--param", "-p", help="Embedder parameter key=value (repeatable).")
+    ] = None,
+    index_kind: Annotated[str, typer.Option(help="auto, flat, hnsw or ivf")] = "auto",
+    default: Annotated[bool, typer.Option("--default", help="Make it the collection's default space.")] = False,
+    wait: Annotated[bool, typer.Option(help="Train and index here with a progress bar (else leave it to a worker).")] = True,
+) -> None:
+    """Create a space and build it (train the embedder, embed every document, build the index)."""
+    from ..space_schemas import SpaceCreate
+
+    vx = vecdex()
+    spec: dict[str, Any] = {"type": embedder}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail("invalid_input", f"expected key=value, got {item!r}", "--param")
+        spec[key.strip()] = coerce(value)
+    with cli_errors():
+        body = SpaceCreate.model_validate(
+            {"name": name, "embedder": spec, "index": {"kind": index_kind}, "make_default": default}
+        )
+        created = vx.spaces.create(collection=collection, body=body)
+        space_id = vx.spaces.row_id(collection=collection, space=name)
+    typer.echo(f"space {name} (id {space_id}) queued as job {created.job.id}")
+    if wait:
+        run_in_foreground(vx, created.job.id, label=name)
+
+
+@space_app.command("rebuild")
+def space_rebuild(
+    collection: str,
+    name: str,
+    wait: Annotated[bool, typer.Option(help="Rebuild here with a progress bar (else leave it to a worker).")] = True,
+) -> None:
+    """Re-index a space with its own spec (retrain, re-embed, new index) as its next generation.
+
+    The space stays ready and serving its current generation until the new one
+    replaces it; a fixed (not trainable) embedder re-embeds only changed texts.
+    """
+    vx = vecdex()
+    with cli_errors():
+        created = vx.spaces.rebuild(collection=collection, space=name)
+        space_id = vx.spaces.row_id(collection=collection, space=name)
+    typer.echo(f"space {name} (id {space_id}) rebuild queued as job {created.job.id}")
+    if wait:
+        run_in_foreground(vx, created.job.id, label=name)
+
+
+@space_app.command("list")
+def space_list(collection: str) -> None:
+    """List a collection's spaces and their status."""
+    with cli_errors():
+        spaces = vecdex().spaces.list(collection=collection)
+    for v in spaces:
+        mark = "*" if v.is_default else " "
+        typer.echo(
+            f"{mark} {v.name}\t{v.embedder['type']}\t{v.status}\tdim={v.dim}\tindex={v.index_kind}"
+            f"\tgeneration={v.generation}"
+        )
+
+
+@space_app.command("delete")
+def space_delete(collection: str, name: str) -> None:
+    """Delete a space, its stored vectors and its files."""
+    with cli_errors():
+        vecdex().spaces.delete(collection=collection, space=name)
+    typer.echo(f"deleted space {name}")
