@@ -185,19 +185,20 @@ class Service:
         from fastapi.testclient import TestClient
 
         from service.api import create_app
-        from service.db import Database
+        from service.facade import Vecdex
         from service.migrate import upgrade
         from service.settings import Settings
 
         self.settings = Settings(data_dir=data, embedded_worker=False)
         upgrade(self.settings.resolved_database_url)
-        self.db = Database(self.settings.resolved_database_url)
+        self.vx = Vecdex(self.settings)  # runs build jobs here; the HTTP side goes through the app's own
+        self.db = self.vx.db
         self.client = TestClient(create_app(self.settings, run_worker=False))
         self.client.__enter__()
 
     def close(self) -> None:
         self.client.__exit__(None, None, None)
-        self.db.dispose()
+        self.vx.close()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         response = self.client.post(path, json=body)
@@ -215,18 +216,14 @@ class Service:
 
     def build(self, collection: str, space: str, embedder: dict[str, Any]) -> dict[str, Any]:
         """Create a space and run its build job here; returns the job's wall time, phases and the BERT timers."""
-        from service.jobs import claim_next, run_job
-
         created = self.post(f"/collections/{collection}/spaces", {"name": space, "embedder": embedder})
-        job_id = claim_next(self.db, "bench")
-        assert job_id == created["job"]["id"], (job_id, created["job"])
         phases = PhaseTimer()
         TIMERS.reset()
         t0 = time.perf_counter()
-        job = run_job(self.db, self.settings.spaces_dir, job_id, echo=phases)
+        job = self.vx.jobs.run_here(job_id=created["job"]["id"], progress=phases, label="bench")
         wall = time.perf_counter() - t0
-        if job.status != "succeeded":
-            raise RuntimeError(f"build of {space} {job.status}: {job.error}")
+        if job is None or job.status != "succeeded":
+            raise RuntimeError(f"build of {space}: {job}")
         return {
             "space_id": self.space_id(collection, space),
             "job_s": wall,
@@ -236,15 +233,7 @@ class Service:
         }
 
     def space_id(self, collection: str, space: str) -> int:
-        from sqlalchemy import select
-
-        from service.models import Collection, Space
-
-        with self.db.session() as s:
-            return int(
-                s.scalar(select(Space.id).join(Collection, Collection.id == Space.collection_id).where(
-                    Collection.name == collection, Space.name == space))
-            )
+        return self.vx.spaces.row_id(collection=collection, space=space)
 
     def stored_vectors(self, space_id: int) -> dict[str, np.ndarray]:
         """external id -> the vector the build stored."""

@@ -84,44 +84,38 @@ def summary(latencies: list[float]) -> dict[str, float]:
 
 
 def bench_search(n: int, queries: int, k: int, workdir: Path) -> dict[str, Any]:
-    from service.db import Database
-    from service.jobs import claim_next, run_job
+    from service.facade import Vecdex
     from service.migrate import upgrade
-    from service.repository import create_collection, upsert_documents
-    from service.schemas import DocumentIn
-    from service.search import Searcher
+    from service.schemas import CollectionCreate, DocumentIn, SearchRequest
     from service.settings import Settings
-    from service.space_admin import create_space
     from service.space_schemas import SpaceCreate
-    from service.spaces import SpaceRuntimes
 
     data = workdir / f"n{n}"
     settings = Settings(data_dir=data, embedded_worker=False)
-    url = settings.resolved_database_url
-    upgrade(url)
-    db = Database(url)
+    upgrade(settings.resolved_database_url)
+    vx = Vecdex(settings)
+    db = vx.db
     texts = synthetic_documents(n)
     t0 = time.perf_counter()
-    with db.session() as s:
-        create_collection(s, "bench")
+    vx.collections.create(body=CollectionCreate(name="bench"))
     for start in range(0, n, 2000):
         docs = [
             DocumentIn(external_id=f"d{i}", text=texts[i], metadata={"bucket": i % 10}) for i in range(start, min(n, start + 2000))
         ]
-        with db.session() as s:
-            upsert_documents(s, "bench", docs)
+        vx.documents.write(collection="bench", documents=docs)
     ingest_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    create_space(db, "bench", SpaceCreate.model_validate({"name": "w2v", "embedder": W2V}))
-    job_id = claim_next(db, "bench")
-    job = run_job(db, settings.spaces_dir, job_id)
-    assert job.status == "succeeded", job.error
+    created = vx.spaces.create(collection="bench", body=SpaceCreate.model_validate({"name": "w2v", "embedder": W2V}))
+    job = vx.jobs.run_here(job_id=created.job.id, label="bench")
+    assert job is not None and job.status == "succeeded", job
     build_s = time.perf_counter() - t0
 
-    runtimes = SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every)
-    searcher = Searcher(db, runtimes, settings.max_k)
+    runtimes = vx.core.runtimes  # the facade's own cache: the raw side below embeds with the same model
     rng = random.Random(1)
     qtexts = [" ".join(texts[rng.randrange(n)].split()[:12]) for _ in range(queries)]
+    # Request bodies built up front: the timed call is the use case itself (the HTTP route's call).
+    bodies = [SearchRequest(query=q, k=k, snippet_chars=200) for q in qtexts]
+    filtered = [SearchRequest(query=q, k=k, filter={"bucket": 3}, snippet_chars=200) for q in qtexts]
 
     # Raw FAISS: the very vectors vecdex indexed, in a fresh index of the same kind.
     from service.models import Space
@@ -152,12 +146,12 @@ def bench_search(n: int, queries: int, k: int, workdir: Path) -> dict[str, Any]:
             _, raw_ids = raw.search(qvecs[i : i + 1], k)
             raw_lat.append(time.perf_counter() - t)
             t = time.perf_counter()
-            _, hits = searcher.search("bench", q, k, {}, None, 200)
+            hits = vx.queries.search(collection="bench", body=bodies[i]).hits
             inproc_lat.append(time.perf_counter() - t)
             # Agreement: the same query vector must give the same neighbours on both sides.
             agree.append(len({h.id for h in hits} & set(raw_ids[0].tolist())) / k)
-    filt_lat = timed(lambda i: searcher.search("bench", qtexts[i], k, {"bucket": 3}, None, 200), queries)
-    db.dispose()
+    filt_lat = timed(lambda i: vx.queries.search(collection="bench", body=filtered[i]), queries)
+    vx.close()
 
     port = free_port()
     env = {**os.environ, "VECDEX_DATA_DIR": str(data), "VECDEX_EMBEDDED_WORKER": "false"}

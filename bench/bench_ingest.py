@@ -283,13 +283,10 @@ def count_rows(svc: Service, collection: str, space_id: int) -> tuple[int, int]:
 
 
 def delete_documents(svc: Service, collection: str, external_ids: list[str]) -> None:
-    """Delete the documents (all but the last in one SQL transaction, the last through the API, whose
-    write catches the loaded space up on every delete: index entries removed)."""
-    from service.repository import delete_document
-
-    with svc.db.session() as s:
-        for ext in tqdm(external_ids[:-1], desc="  delete (untimed)", unit="doc", leave=False, file=sys.stderr):
-            delete_document(s, collection, ext)
+    """Delete the documents (all but the last through the bench's own facade, untimed, the last through
+    the API, whose write catches the app's loaded space up on every delete: index entries removed)."""
+    for ext in tqdm(external_ids[:-1], desc="  delete (untimed)", unit="doc", leave=False, file=sys.stderr):
+        svc.vx.documents.delete(collection=collection, external_id=ext)
     r = svc.client.delete(f"/collections/{collection}/documents/{external_ids[-1]}")
     if r.status_code != 204:
         raise RuntimeError(f"DELETE: {r.status_code} {r.text[:300]}")

@@ -98,53 +98,45 @@ def make_catalogue(
     workdir: Path, events: list[Any], groups: dict[int, int], seed: int = 0
 ) -> tuple[Any, Any, dict[str, float]]:
     """A migrated SQLite database with items collection "shop" (metadata group, in_stock ~50 %) and the log."""
-    from service.db import Database
-    from service.interactions import ingest_interactions
+    from service.facade import Vecdex
     from service.migrate import upgrade
-    from service.repository import create_collection, upsert_documents
-    from service.schemas import DocumentIn, InteractionIn
+    from service.schemas import CollectionCreate, DocumentIn, InteractionIn
     from service.settings import Settings
 
     settings = Settings(data_dir=workdir, embedded_worker=False)
-    url = settings.resolved_database_url
-    upgrade(url)
-    db = Database(url)
+    upgrade(settings.resolved_database_url)
+    vx = Vecdex(settings)
     rng = random.Random(seed)
     t0 = time.perf_counter()
-    with db.session() as s:
-        create_collection(s, "shop", "items")
+    vx.collections.create(body=CollectionCreate(name="shop", kind="items"))
     items = sorted(groups.items())
     for start in range(0, len(items), 5000):
         docs = [
             DocumentIn(external_id=f"i{i}", text="", metadata={"group": g, "in_stock": rng.random() < 0.5})
             for i, g in items[start : start + 5000]
         ]
-        with db.session() as s:
-            upsert_documents(s, "shop", docs)
+        vx.documents.write(collection="shop", documents=docs)
     items_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for start in range(0, len(events), 20_000):
         records = [InteractionIn(user=e.user, item=f"i{e.item}", timestamp=e.ts) for e in events[start : start + 20_000]]
-        with db.session() as s:
-            ingest_interactions(s, "shop", records)
-    return settings, db, {"items_s": items_s, "interactions_s": time.perf_counter() - t0}
+        vx.interactions.write(collection="shop", records=records)
+    return settings, vx, {"items_s": items_s, "interactions_s": time.perf_counter() - t0}
 
 
-def build_space(db: Any, settings: Any, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """create_space (validation + preflight) and the build job, timed, phases included."""
-    from service.jobs import claim_next, run_job
-    from service.space_admin import create_space
+def build_space(vx: Any, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Space creation (validation + preflight) and the build job, timed, phases included."""
     from service.space_schemas import SpaceCreate
 
     t0 = time.perf_counter()
-    space_id, _ = create_space(db, "shop", SpaceCreate.model_validate({"name": name, "embedder": spec}))
+    created = vx.spaces.create(collection="shop", body=SpaceCreate.model_validate({"name": name, "embedder": spec}))
     create_s = time.perf_counter() - t0
-    job_id = claim_next(db, "bench")
+    space_id = vx.spaces.row_id(collection="shop", space=name)
     timer = PhaseTimer()
     t0 = time.perf_counter()
-    job = run_job(db, settings.spaces_dir, job_id, echo=timer)
+    job = vx.jobs.run_here(job_id=created.job.id, progress=timer, label="bench")
     ended = time.perf_counter()
-    assert job.status == "succeeded", job.error
+    assert job is not None and job.status == "succeeded", job
     return {
         "space_id": space_id,
         "create_s": create_s,
@@ -170,7 +162,8 @@ def bench_training(n_interactions: int, repeats: int, workers: int, workdir: Pat
         sessions_per_user=6, session_length=5, seed=1,
     )
     generate_s = time.perf_counter() - t0
-    settings, db, ingest = make_catalogue(workdir / "train", events, groups)
+    settings, vx, ingest = make_catalogue(workdir / "train", events, groups)
+    db = vx.db
     spec_dict = {"type": "item2vec", "workers": workers, "seed": 1}
     spec = Item2VecSpec.model_validate(spec_dict)
     with db.sessions() as s:
@@ -203,10 +196,10 @@ def bench_training(n_interactions: int, repeats: int, workers: int, workdir: Pat
                 Word2Vec(sentences=tokens, **params)
                 raw_s.append(time.perf_counter() - t0)
             else:
-                builds.append(build_space(db, settings, f"i2v{r}", spec_dict))
+                builds.append(build_space(vx, f"i2v{r}", spec_dict))
         print(f"  training repeat {r + 1}/{repeats}: raw {raw_s[-1]:.2f} s, vecdex job {builds[-1]['job_s']:.2f} s",
               flush=True)
-    db.dispose()
+    vx.close()
 
     job_s = statistics.median(b["job_s"] for b in builds)
     with_create_s = statistics.median(b["job_s"] + b["create_s"] for b in builds)
@@ -306,13 +299,14 @@ def bench_recommend(n_items: int, queries: int, k: int, workdir: Path) -> dict[s
     )
     generate_s = time.perf_counter() - t0
     data = workdir / "serve"
-    settings, db, ingest = make_catalogue(data, events, groups)
-    build = build_space(db, settings, "i2v", {**LATENCY_SPEC, "workers": os.cpu_count() or 1})
+    settings, vx, ingest = make_catalogue(data, events, groups)
+    db = vx.db
+    build = build_space(vx, "i2v", {**LATENCY_SPEC, "workers": os.cpu_count() or 1})
     with db.sessions() as s:
         space = s.get(Space, build["space_id"])
         kind, generation = space.index_kind, space.generation
         external = dict(s.query(Document.external_id, Document.id).all())
-    db.dispose()
+    vx.close()
     embedder = Item2VecEmbedder.load(space_dir(settings.spaces_dir, build["space_id"], generation) / EMBEDDER_DIR)
     ids, vectors = embedder.item_vectors()
     raw = RawRecommender(kind, ids, vectors)
@@ -401,21 +395,21 @@ def bench_recommend(n_items: int, queries: int, k: int, workdir: Path) -> dict[s
     }
 
     # In-process: vecdex's Recommender without HTTP (same bodies), to split the HTTP cost from the rest.
-    from service.db import Database
-    from service.recommend import Recommender
+    from service.facade import Vecdex
     from service.recommend_schemas import RecommendRequest
     from service.repository import filtered_ids, get_collection
-    from service.spaces import SpaceRuntimes
 
-    local_db = Database(settings.resolved_database_url)
-    recommender = Recommender(local_db, SpaceRuntimes(local_db, settings.spaces_dir, settings.snapshot_every), 1000)
+    local = Vecdex(settings.model_copy(update={"max_k": 1000}))
+    local_db = local.db
 
     def in_process(path: str, body: dict[str, Any]) -> list[int]:
         if "/users/" in path:
             user = path.split("/users/")[1].split("/")[0]
-            response = recommender.for_user("shop", user, UserRecommendRequest.model_validate(body))
+            response = local.recommend.for_user(
+                collection="shop", user=user, body=UserRecommendRequest.model_validate(body)
+            )
         else:
-            response = recommender.recommend("shop", RecommendRequest.model_validate(body))
+            response = local.recommend.from_examples(collection="shop", body=RecommendRequest.model_validate(body))
         return [h.id for h in response.hits]
 
     # The SQL half of a filtered query: the allowed ids of {"in_stock": true}, as the Recommender resolves them.
@@ -483,7 +477,7 @@ def bench_recommend(n_items: int, queries: int, k: int, workdir: Path) -> dict[s
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         log.close()
-        local_db.dispose()
+        local.close()
     return {
         "items": len(groups),
         "items_with_vectors": int(len(ids)),

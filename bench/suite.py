@@ -266,39 +266,36 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def build_collection(n: int, workdir: Path) -> tuple[Any, Any, Path, list[str], dict[str, Any]]:
-    from service.db import Database
-    from service.jobs import claim_next, run_job
+    """Ingest ``n`` documents and build a flat, an hnsw and an ivf space through the facade; returns its Vecdex."""
+    from service.facade import Vecdex
     from service.migrate import upgrade
-    from service.repository import create_collection, upsert_documents
-    from service.schemas import DocumentIn
+    from service.schemas import CollectionCreate, DocumentIn
     from service.settings import Settings
-    from service.space_admin import create_space
     from service.space_schemas import SpaceCreate
 
     data = workdir / f"n{n}"
     settings = Settings(data_dir=data, embedded_worker=False)
     upgrade(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
+    vx = Vecdex(settings)
     texts = short_texts(n)
     timings: dict[str, Any] = {}
     t0 = time.perf_counter()
-    with db.session() as s:
-        create_collection(s, "bench")
+    vx.collections.create(body=CollectionCreate(name="bench"))
     for start in tqdm(range(0, n, 5000), desc=f"ingest {n:,} docs", unit="batch"):
         docs = [DocumentIn(external_id=f"d{i}", text=texts[i]) for i in range(start, min(n, start + 5000))]
-        with db.session() as s:
-            upsert_documents(s, "bench", docs)
+        vx.documents.write(collection="bench", documents=docs)
     timings["ingest_s"] = time.perf_counter() - t0
     for kind in tqdm(["flat", "hnsw", "ivf"], desc=f"build spaces ({n:,})", unit="space"):
         index = {"kind": kind}
         if kind == "ivf":
             index["ivf_nlist"] = nlist_for(n)
         t0 = time.perf_counter()
-        create_space(db, "bench", SpaceCreate.model_validate({"name": kind, "embedder": W2V_SEARCH, "index": index}))
-        job = run_job(db, settings.spaces_dir, claim_next(db, "bench"))
-        assert job.status == "succeeded", job.error
+        body = SpaceCreate.model_validate({"name": kind, "embedder": W2V_SEARCH, "index": index})
+        created = vx.spaces.create(collection="bench", body=body)
+        job = vx.jobs.run_here(job_id=created.job.id, label="bench")
+        assert job is not None and job.status == "succeeded", job
         timings[f"build_{kind}_s"] = time.perf_counter() - t0
-    return db, settings, data, texts, timings
+    return vx, settings, data, texts, timings
 
 
 def space_vectors(db: Any, kind: str) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -315,11 +312,8 @@ def space_vectors(db: Any, kind: str) -> tuple[Any, np.ndarray, np.ndarray]:
 
 
 def bench_search(n: int, queries: int, rounds: int, workdir: Path, empty: dict[str, Any]) -> dict[str, Any]:
-    from service.search import Searcher
-    from service.spaces import SpaceRuntimes
-
-    db, settings, data, texts, timings = build_collection(n, workdir)
-    runtimes = SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every)
+    vx, settings, data, texts, timings = build_collection(n, workdir)
+    db, runtimes = vx.db, vx.core.runtimes
     rng = random.Random(1)
     qtexts = [" ".join(texts[rng.randrange(n)].split()[:4]) + " " + " ".join(texts[rng.randrange(n)].split()[:4]) for _ in range(queries)]
     out: dict[str, Any] = {"n": n, "dim": DIM, "queries": queries, "rounds": rounds, **timings, "kinds": {}}
@@ -423,7 +417,7 @@ def bench_search(n: int, queries: int, rounds: int, workdir: Path, empty: dict[s
         out["recall_qps_curve"] = recall_qps_curve(n, server.base, raws, qvec_by_kind, qtexts)
     finally:
         server.stop()
-    db.dispose()
+    vx.close()
     return out
 
 
