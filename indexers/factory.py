@@ -140,6 +140,7 @@ class Backend(Protocol):
 # name -> "module:attribute" of the Backend object, imported on first use.
 _REGISTRY: dict[str, str] = {
     "faiss": "indexers.faiss.backend:BACKEND",
+    "milvus": "indexers.milvus.backend:BACKEND",
 }
 _LOADED: dict[str, Backend] = {}
 _LOCK = threading.Lock()
