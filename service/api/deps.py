@@ -1,4 +1,8 @@
-"""Annotated dependencies (the full-stack FastAPI template's habit): handlers declare what they use."""
+"""Annotated dependencies (the full-stack FastAPI template's habit): handlers declare what they use.
+
+Handlers get the one :class:`~service.facade.Vecdex` and call its use cases;
+none reaches the repository or the space runtimes itself.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..db import Database
-from ..search import Searcher
-from ..settings import Settings
-from ..spaces import SpaceRuntimes
-from .state import AppState
+from ..facade import Vecdex
 
 
-def get_state(request: Request) -> AppState:
+def get_vecdex(request: Request) -> Vecdex:
+    """The app's one service object (``create_app`` puts it on ``app.state.vecdex``)."""
     return request.app.state.vecdex
 
 
-State = Annotated[AppState, Depends(get_state)]
-
-
-def _db(state: State) -> Database:
-    return state.db
-
-
-def _settings(state: State) -> Settings:
-    return state.settings
-
-
-def _runtimes(state: State) -> SpaceRuntimes:
-    return state.runtimes
-
-
-def _searcher(state: State) -> Searcher:
-    return state.searcher
-
-
-Db = Annotated[Database, Depends(_db)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-Runtimes = Annotated[SpaceRuntimes, Depends(_runtimes)]
-SearcherDep = Annotated[Searcher, Depends(_searcher)]
+VecdexDep = Annotated[Vecdex, Depends(get_vecdex)]

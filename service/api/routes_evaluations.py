@@ -13,10 +13,9 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from ..evaluation.requests import TASKS, EvaluationRequest, EvaluationRun, SpaceEvaluation
-from ..evaluation.runner import Evaluator
-from ..evaluation.store import EvaluationPublic, list_evaluations
-from .deps import Db, SearcherDep
+from ..evaluation.requests import TASKS, EvaluationRequest, EvaluationRun
+from ..evaluation.store import EvaluationPublic
+from .deps import VecdexDep
 
 
 def _untagged(error: dict[str, Any]) -> dict[str, Any]:
@@ -56,9 +55,7 @@ router = APIRouter(tags=["evaluations"], route_class=_BodyErrorsAsSent)
 
 
 @router.post("/collections/{name}/evaluations", response_model=EvaluationRun)
-def run(
-    name: str, body: Annotated[EvaluationRequest, Body()], db: Db, searcher: SearcherDep
-) -> EvaluationRun:
+def run(name: str, body: Annotated[EvaluationRequest, Body()], vx: VecdexDep) -> EvaluationRun:
     """Evaluate the collection's spaces on the data in the body; store and return one run per evaluated space.
 
     The evaluation runs synchronously, inside the request (in FastAPI's thread
@@ -69,18 +66,15 @@ def run(
     to ``vecdex eval``. Bad input is refused before anything runs, and a space
     failing mid-run (e.g. named but not ready) stores nothing for any space.
     """
-    body.check()
-    dataset, results = body.run(Evaluator(db, searcher), name)
-    return EvaluationRun(task=body.task, dataset=dataset, results=[SpaceEvaluation.of(r) for r in results])
+    return vx.evaluations.run(collection=name, body=body)
 
 
 @router.get("/collections/{name}/evaluations", response_model=list[EvaluationPublic])
 def list_all(
     name: str,
-    db: Db,
+    vx: VecdexDep,
     space: Annotated[str | None, Query(description="Only this space's runs.")] = None,
     task: Annotated[str | None, Query(description="Only this task: retrieval, similarity or words.")] = None,
 ) -> list[EvaluationPublic]:
     """Evaluation runs of a collection, oldest first; 404 for an unknown collection or space."""
-    with db.sessions() as session:
-        return list_evaluations(session, name, space, task)
+    return vx.evaluations.list(collection=name, space=space, task=task)

@@ -6,8 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ..errors import SchemaOutOfDate
-from ..migrate import check_schema
-from .deps import Db
+from .deps import VecdexDep
 from .errors import error_body
 
 router = APIRouter(tags=["health"])
@@ -20,10 +19,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(db: Db) -> JSONResponse:
+def readyz(vx: VecdexDep) -> JSONResponse:
     """The database answers and its schema is the one this code expects."""
     try:
-        check_schema(db.engine, db.url)
+        vx.check_schema()
     except SchemaOutOfDate as exc:
         return JSONResponse(error_body(exc.code, exc.message, None), status_code=503)
     except Exception as exc:  # database unreachable

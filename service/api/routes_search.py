@@ -1,4 +1,4 @@
-"""Search, "more like this", word neighbours and analogies."""
+"""Search, "more like this", compare, hybrid, word neighbours, analogies and contextual tokens."""
 
 from __future__ import annotations
 
@@ -20,69 +20,49 @@ from ..schemas import (
     TokensResponse,
     WordNeighbors,
 )
-from .deps import SearcherDep
+from .deps import VecdexDep
 
 router = APIRouter(tags=["search"])
 
 
 @router.post("/collections/{name}/search", response_model=SearchResponse)
-def search(name: str, body: SearchRequest, searcher: SearcherDep) -> SearchResponse:
+def search(name: str, body: SearchRequest, vx: VecdexDep) -> SearchResponse:
     """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index,
     ``params`` trades recall for speed on this request (efSearch / nprobe / exact)."""
-    space, hits = searcher.search(name, body.query, body.k, body.filter, body.space, body.snippet_chars, body.params)
-    return SearchResponse(space=space, hits=hits)
+    return vx.queries.search(collection=name, body=body)
 
 
 @router.post("/collections/{name}/compare", response_model=CompareResponse)
-def compare(name: str, body: CompareRequest, searcher: SearcherDep) -> CompareResponse:
+def compare(name: str, body: CompareRequest, vx: VecdexDep) -> CompareResponse:
     """The same query in several spaces side by side, with the Jaccard overlap of each pair's top-k ids."""
-    results, overlap = searcher.compare(name, body.query, body.k, body.filter, body.spaces, body.snippet_chars)
-    return CompareResponse(results=results, overlap=overlap)
+    return vx.queries.compare(collection=name, body=body)
 
 
 @router.post("/collections/{name}/hybrid", response_model=HybridResponse)
-def hybrid(name: str, body: HybridRequest, searcher: SearcherDep) -> HybridResponse:
+def hybrid(name: str, body: HybridRequest, vx: VecdexDep) -> HybridResponse:
     """One ranking fused from several spaces (RRF or weighted normalised scores), e.g. bm25 + word2vec."""
-    spaces, hits = searcher.hybrid(
-        name,
-        body.query,
-        body.k,
-        body.filter,
-        body.spaces,
-        body.fusion,
-        body.weights,
-        body.rrf_k,
-        body.candidates,
-        body.snippet_chars,
-    )
-    return HybridResponse(fusion=body.fusion, spaces=spaces, hits=hits)
+    return vx.queries.hybrid(collection=name, body=body)
 
 
 @router.post("/collections/{name}/documents/{external_id}/similar", response_model=SearchResponse)
-def similar(name: str, external_id: str, body: SimilarRequest, searcher: SearcherDep) -> SearchResponse:
+def similar(name: str, external_id: str, body: SimilarRequest, vx: VecdexDep) -> SearchResponse:
     """More like this: neighbours of a stored document, itself excluded."""
-    space, hits = searcher.similar(name, external_id, body.k, body.filter, body.space, body.snippet_chars)
-    return SearchResponse(space=space, hits=hits)
+    return vx.queries.similar(collection=name, external_id=external_id, body=body)
 
 
 @router.get("/collections/{name}/spaces/{space}/words/{word}/neighbors", response_model=WordNeighbors)
-def word_neighbors(
-    name: str, space: str, word: str, searcher: SearcherDep, k: Annotated[int, Query()] = 10
-) -> WordNeighbors:
+def word_neighbors(name: str, space: str, word: str, vx: VecdexDep, k: Annotated[int, Query()] = 10) -> WordNeighbors:
     """Nearest words in a word2vec space; 404 ``out_of_vocabulary`` for an unknown word."""
-    space_name, neighbors = searcher.word_neighbors(name, space, word, k)
-    return WordNeighbors(space=space_name, word=word, neighbors=neighbors)
+    return vx.queries.word_neighbors(collection=name, space=space, word=word, k=k)
 
 
 @router.post("/collections/{name}/spaces/{space}/words/analogy", response_model=AnalogyResponse)
-def analogy(name: str, space: str, body: AnalogyRequest, searcher: SearcherDep) -> AnalogyResponse:
+def analogy(name: str, space: str, body: AnalogyRequest, vx: VecdexDep) -> AnalogyResponse:
     """Words nearest to sum(positive) - sum(negative), e.g. king + woman - man."""
-    space_name, results = searcher.analogy(name, space, body.positive, body.negative, body.k)
-    return AnalogyResponse(space=space_name, results=results)
+    return vx.queries.analogy(collection=name, space=space, body=body)
 
 
 @router.post("/collections/{name}/spaces/{space}/tokens", response_model=TokensResponse)
-def contextual_tokens(name: str, space: str, body: TokensRequest, searcher: SearcherDep) -> TokensResponse:
+def contextual_tokens(name: str, space: str, body: TokensRequest, vx: VecdexDep) -> TokensResponse:
     """Contextual vectors of each token of a sentence in a bilstm space (the same word differs by context)."""
-    space_name, tokens = searcher.contextual_tokens(name, space, body.text, body.neighbors, body.vectors)
-    return TokensResponse(space=space_name, tokens=tokens)
+    return vx.queries.tokens(collection=name, space=space, body=body)

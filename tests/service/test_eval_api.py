@@ -41,7 +41,7 @@ def topics(client: TestClient, jobs: Callable[[], int]) -> TestClient:
 
 def _evaluator(client: TestClient) -> Evaluator:
     """The runner `vecdex eval` uses, over the app's own database and searcher."""
-    state = client.app.state.vecdex  # type: ignore[attr-defined]
+    state = client.app.state.vecdex.core  # type: ignore[attr-defined]
     return Evaluator(state.db, state.searcher)
 
 

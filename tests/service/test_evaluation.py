@@ -259,7 +259,7 @@ def test_eval_commands_store_and_list_runs(env: Path) -> None:
         from service.evaluation.runner import Evaluator
         from service.repository import resolve_space
 
-        state = client.app.state.vecdex
+        state = client.app.state.vecdex.core
         evaluator = Evaluator(state.db, state.searcher)
         hits = client.post("/collections/topics/documents/sport-0/similar", json={"k": 19, "space": "w2v"}).json()["hits"]
         served = {h["external_id"]: h["score"] for h in hits}

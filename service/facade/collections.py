@@ -1,0 +1,112 @@
+"""Use cases on collections and their documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import BatchTooLarge, InvalidCursor
+from ..repository import (
+    UpsertResult as UpsertCounts,
+    create_collection,
+    delete_collection_rows,
+    delete_document,
+    get_collection,
+    get_document,
+    list_collections,
+    list_documents,
+    upsert_documents,
+)
+from ..schemas import (
+    CollectionCreate,
+    CollectionPublic,
+    DocumentIn,
+    DocumentPage,
+    DocumentPublic,
+    DocumentsUpsert,
+    UpsertResult,
+)
+from ..views import collection_view, document_view
+from .vecdex import Core
+
+
+class Collections:
+    """Create, read and delete collections (a delete takes its spaces' files along)."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    def create(self, *, body: CollectionCreate) -> CollectionPublic:
+        with self._core.db.session() as session:
+            return collection_view(session, create_collection(session, body.name, body.kind, body.description))
+
+    def list(self) -> list[CollectionPublic]:
+        with self._core.db.session() as session:
+            return [collection_view(session, c) for c in list_collections(session)]
+
+    def get(self, *, name: str) -> CollectionPublic:
+        with self._core.db.session() as session:
+            return collection_view(session, get_collection(session, name))
+
+    def delete(self, *, name: str) -> None:
+        """The collection, its documents, spaces, change log, and every file of its spaces."""
+        with self._core.db.session() as session:
+            space_ids = delete_collection_rows(session, get_collection(session, name))
+        for space_id in space_ids:
+            self._core.runtimes.forget(space_id, delete_files=True)
+
+
+class Documents:
+    """Upsert, page through, read and delete documents; writes bring loaded spaces up to date."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    def upsert(self, *, collection: str, body: DocumentsUpsert) -> UpsertResult:
+        """One request's batch, all or nothing; at most ``VECDEX_MAX_BATCH`` documents."""
+        limit = self._core.settings.max_batch
+        if len(body.documents) > limit:
+            raise BatchTooLarge(
+                f"{len(body.documents)} documents in one request; the limit is {limit} (VECDEX_MAX_BATCH)",
+                field="documents",
+            )
+        counts = self.write(collection=collection, documents=body.documents)
+        return UpsertResult(created=counts.created, updated=counts.updated, unchanged=counts.unchanged)
+
+    def write(
+        self, *, collection: str, documents: Sequence[DocumentIn], field_prefix: str | None = None
+    ) -> UpsertCounts:
+        """A batch of any size in one transaction (file ingest); ``field_prefix`` names a lone record's
+        fields in errors (``document.metadata.x`` rather than ``documents[0].metadata.x``)."""
+        with self._core.db.session() as session:
+            extra = {"field_prefix": field_prefix} if field_prefix else {}
+            counts = upsert_documents(session, collection, documents, **extra)
+            collection_id = get_collection(session, collection).id
+        self._core.runtimes.sync_collection(collection_id)
+        return counts
+
+    def list(self, *, collection: str, cursor: str | None = None, limit: int = 100) -> DocumentPage:
+        """A page of documents in id order; ``cursor`` is the previous page's ``next_cursor``."""
+        after: int | None = None
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise InvalidCursor(
+                    f"cursor {cursor!r} is not one this API returned", field="cursor"
+                )
+            after = int(cursor)
+        with self._core.db.session() as session:
+            docs = list_documents(session, get_collection(session, collection), after, limit + 1)
+        more = len(docs) > limit
+        docs = docs[:limit]
+        return DocumentPage(
+            items=[document_view(d) for d in docs], next_cursor=str(docs[-1].id) if more and docs else None
+        )
+
+    def get(self, *, collection: str, external_id: str) -> DocumentPublic:
+        with self._core.db.session() as session:
+            return document_view(get_document(session, get_collection(session, collection), external_id))
+
+    def delete(self, *, collection: str, external_id: str) -> None:
+        with self._core.db.session() as session:
+            delete_document(session, collection, external_id)
+            collection_id = get_collection(session, collection).id
+        self._core.runtimes.sync_collection(collection_id)

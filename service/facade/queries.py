@@ -1,0 +1,77 @@
+"""Use cases that read a space: search, more like this, compare, hybrid, words and tokens."""
+
+from __future__ import annotations
+
+from ..schemas import (
+    AnalogyRequest,
+    AnalogyResponse,
+    CompareRequest,
+    CompareResponse,
+    HybridRequest,
+    HybridResponse,
+    SearchRequest,
+    SearchResponse,
+    SimilarRequest,
+    TokensRequest,
+    TokensResponse,
+    WordNeighbors,
+)
+from ..query_path import Query
+from .vecdex import Core
+
+
+class Queries:
+    """Every query over a collection's spaces, in the public request/response schemas."""
+
+    def __init__(self, core: Core) -> None:
+        self._searcher = core.searcher
+
+    def search(self, *, collection: str, body: SearchRequest) -> SearchResponse:
+        """Nearest documents to a text query (or a given vector), filter applied inside the index."""
+        space, hits = self._searcher.search(
+            collection, Query.of(body.query, body.vector), body.k, body.filter, body.space, body.snippet_chars, body.params
+        )
+        return SearchResponse(space=space, hits=hits)
+
+    def similar(self, *, collection: str, external_id: str, body: SimilarRequest) -> SearchResponse:
+        """More like this: neighbours of a stored document, itself excluded."""
+        space, hits = self._searcher.similar(
+            collection, external_id, body.k, body.filter, body.space, body.snippet_chars
+        )
+        return SearchResponse(space=space, hits=hits)
+
+    def compare(self, *, collection: str, body: CompareRequest) -> CompareResponse:
+        """The same query in several spaces side by side, with each pair's top-k overlap."""
+        results, overlap = self._searcher.compare(
+            collection, Query.of(body.query, body.vector), body.k, body.filter, body.spaces, body.snippet_chars
+        )
+        return CompareResponse(results=results, overlap=overlap)
+
+    def hybrid(self, *, collection: str, body: HybridRequest) -> HybridResponse:
+        """One ranking fused from several spaces' (RRF or weighted normalised scores)."""
+        spaces, hits = self._searcher.hybrid(
+            collection,
+            Query.of(body.query, body.vector),
+            body.k,
+            body.filter,
+            body.spaces,
+            body.fusion,
+            body.weights,
+            body.rrf_k,
+            body.candidates,
+            body.snippet_chars,
+        )
+        return HybridResponse(fusion=body.fusion, spaces=spaces, hits=hits)
+
+    def word_neighbors(self, *, collection: str, space: str, word: str, k: int = 10) -> WordNeighbors:
+        space_name, neighbors = self._searcher.word_neighbors(collection, space, word, k)
+        return WordNeighbors(space=space_name, word=word, neighbors=neighbors)
+
+    def analogy(self, *, collection: str, space: str, body: AnalogyRequest) -> AnalogyResponse:
+        space_name, results = self._searcher.analogy(collection, space, body.positive, body.negative, body.k)
+        return AnalogyResponse(space=space_name, results=results)
+
+    def tokens(self, *, collection: str, space: str, body: TokensRequest) -> TokensResponse:
+        """Contextual vectors (and nearest words) of each token of a sentence in a bilstm space."""
+        space_name, tokens = self._searcher.contextual_tokens(collection, space, body.text, body.neighbors, body.vectors)
+        return TokensResponse(space=space_name, tokens=tokens)

@@ -1,0 +1,94 @@
+"""``Vecdex``: settings in, every use case out (see the package docstring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..db import Database
+from ..migrate import check_schema
+from ..search import Searcher
+from ..settings import Settings, get_settings
+from ..spaces import SpaceRuntimes
+
+if TYPE_CHECKING:
+    from ..jobs import Worker
+
+
+@dataclass(frozen=True)
+class Core:
+    """The collaborators every use-case group shares: built once, handed to each group.
+
+    A group holds only this, never state of its own, so two doors over one
+    ``Vecdex`` (an app and its embedded worker, a CLI command) see one cache of
+    loaded spaces and one connection pool.
+    """
+
+    settings: Settings
+    db: Database
+    runtimes: SpaceRuntimes
+    searcher: Searcher
+
+
+class Vecdex:
+    """The service as one object: collections, documents, spaces, jobs, queries, items, evaluations.
+
+    Build it with :meth:`from_settings` (the doors do) or from a ``Settings``
+    object (tests, benchmarks); :meth:`close` saves loaded spaces and releases
+    the database. Each attribute is a use-case group whose methods are
+    keyword-only and speak the public schemas::
+
+        vx = Vecdex.from_settings()
+        vx.collections.create(body=CollectionCreate(name="news"))
+        vx.documents.upsert(collection="news", body=DocumentsUpsert(documents=[...]))
+        vx.spaces.create(collection="news", body=SpaceCreate(name="w2v", embedder={"type": "word2vec"}))
+        vx.queries.search(collection="news", body=SearchRequest(query="bushfires", k=5))
+    """
+
+    def __init__(self, settings: Settings, *, db: Database | None = None) -> None:
+        from .collections import Collections, Documents
+        from .evaluations import Evaluations
+        from .items import Interactions, Recommendations
+        from .queries import Queries
+        from .spaces import Jobs, Spaces
+
+        db = db or Database(settings.resolved_database_url)
+        runtimes = SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every, settings.engine_options)
+        self.core = Core(settings=settings, db=db, runtimes=runtimes, searcher=Searcher(db, runtimes, settings.max_k))
+        self.collections = Collections(self.core)
+        self.documents = Documents(self.core)
+        self.spaces = Spaces(self.core)
+        self.jobs = Jobs(self.core)
+        self.queries = Queries(self.core)
+        self.interactions = Interactions(self.core)
+        self.recommend = Recommendations(self.core)
+        self.evaluations = Evaluations(self.core)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Vecdex:
+        """The process's service (``VECDEX_*`` environment variables when no settings are given)."""
+        return cls(settings or get_settings())
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def db(self) -> Database:
+        return self.core.db
+
+    def check_schema(self) -> None:
+        """Refuse to serve a database whose schema is not the code's (SchemaOutOfDate, 503)."""
+        check_schema(self.core.db.engine, self.core.db.url)
+
+    def worker(self) -> Worker:
+        """A job worker thread over this service's database and data directory (not started)."""
+        from ..jobs import Worker
+
+        s = self.core.settings
+        return Worker(self.core.db, s.spaces_dir, s.worker_poll_seconds, s.job_heartbeat_timeout, s.engine_options)
+
+    def close(self) -> None:
+        """Save the snapshots of loaded spaces with unsaved changes, then release the database."""
+        self.core.runtimes.save_all()
+        self.core.db.dispose()
