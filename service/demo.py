@@ -2,25 +2,24 @@
 
 Idempotent: running it again reuses what is there (documents upsert by
 external id, existing ready spaces are kept), so ``make demo`` restarts fast.
+Built through :class:`service.facade.Vecdex` like any other client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from embedders.datasets import lee_background, lee_test
 
-from .db import Database
 from .errors import NotFound
+from .facade import Vecdex
 from .migrate import upgrade
-from .repository import create_collection, get_collection, get_space, upsert_documents
-from .schemas import DocumentIn
+from .schemas import CollectionCreate, DocumentIn
 from .settings import Settings, get_settings
-from .space_admin import create_space
 from .space_schemas import SpaceCreate
 
 COLLECTION = "news"
+DESCRIPTION = "Lee news corpus (gensim test data): 350 news articles"
 # (name, embedder spec) with the families' defaults. The first is the default space: word2vec ranks first on the
 # Lee similarity benchmark among the trained families (bench/eval_lee.py: Pearson 0.645 vs doc2vec's 0.534);
 # the pretrained all-MiniLM-L6-v2 scores 0.656, served beside them for comparison.
@@ -30,7 +29,8 @@ SPACES: list[tuple[str, dict]] = [
     ("bert", {"type": "bert"}),
 ]
 
-JobRunner = Callable[[Database, Path, int, str], None]
+JobRunner = Callable[[Vecdex, int, str], None]
+"""``on_job(vx, job_id, space_name)``: run a queued build job (the CLI runs it here with a progress bar)."""
 
 
 def demo_documents() -> list[DocumentIn]:
@@ -49,33 +49,31 @@ def build_demo(on_job: JobRunner, settings: Settings | None = None) -> None:
     """Migrate, load the corpus, build each space that is not ready yet (via ``on_job``, e.g. with a progress bar)."""
     settings = settings or get_settings()
     upgrade(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
-    with db.session() as session:
-        try:
-            get_collection(session, COLLECTION)
-        except NotFound:
-            create_collection(session, COLLECTION, description="Lee news corpus (gensim test data): 350 news articles")
-    with db.session() as session:
-        result = upsert_documents(session, COLLECTION, demo_documents())
+    vx = Vecdex(settings)
+    try:
+        vx.check_schema()
+        _build(vx, on_job)
+    finally:
+        vx.close()
+
+
+def _build(vx: Vecdex, on_job: JobRunner) -> None:
+    try:
+        vx.collections.get(name=COLLECTION)
+    except NotFound:
+        vx.collections.create(body=CollectionCreate(name=COLLECTION, description=DESCRIPTION))
+    result = vx.documents.write(collection=COLLECTION, documents=demo_documents())
     print(f"collection {COLLECTION}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     for name, spec in SPACES:
-        with db.session() as session:
-            collection = get_collection(session, COLLECTION)
-            try:
-                space = get_space(session, collection, name)
-                status = space.status
-            except NotFound:
-                status = None
+        try:
+            status: str | None = vx.spaces.get(collection=COLLECTION, space=name).status
+        except NotFound:
+            status = None
         if status == "ready":
             print(f"space {name} ready")
             continue
         if status is not None:  # a failed or interrupted build: start over
-            from .space_admin import delete_space
-
-            with db.session() as session:
-                delete_space(session, COLLECTION, name)
-        _, job_id = create_space(
-            db, COLLECTION, SpaceCreate.model_validate({"name": name, "embedder": spec, "make_default": name == SPACES[0][0]})
-        )
-        on_job(db, settings.spaces_dir, job_id, name)
-    db.dispose()
+            vx.spaces.delete(collection=COLLECTION, space=name)
+        body = SpaceCreate.model_validate({"name": name, "embedder": spec, "make_default": name == SPACES[0][0]})
+        created = vx.spaces.create(collection=COLLECTION, body=body)
+        on_job(vx, created.job.id, name)
