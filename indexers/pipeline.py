@@ -1,60 +1,77 @@
-"""The batch pipeline: documents -> embedder -> (ids, vectors) ready for an index.
+"""The embedding step of "stored vector, else embed, then index", free of SQL and HTTP.
 
-Kept apart from the service so it can be benchmarked and reused by batch jobs
-that never touch HTTP. It only streams; storing vectors and building the index
-is the caller's business.
+Callers (the service's build, catch-up, more-like-this, recommend and
+evaluation paths) look up what they already have — vectors stored in SQL, or
+given by the user — and hand the rest to :func:`fill_vectors`, which asks the
+family for what it can give, in order of preference:
+
+1. a vector learned in training for that very id (doc2vec's document vectors,
+   item2vec's item vectors: capability ``TRAINED_VECTORS``), when the caller
+   allows it (``use_trained``) — faster than inference and the better vector;
+2. an embedding of the text (capability ``EMBED_TEXT``); a blank text gets none.
+
+A family with neither (``vectors``: the user sends them) leaves the row empty.
+Rows that stay all-zero are reported as not ``ok``: a zero vector has no
+direction and would match everything equally under cosine, so it is never
+indexed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from embedders.base import Embedder, HasTrainedVectors, NullProgress, Progress, TrainingDocument
+from embedders.base import Embedder
+from embedders.capabilities import Capability
+from embedders.registry import has
 
 
-@dataclass(frozen=True)
-class EmbeddedBatch:
-    """One batch's result. ``skipped`` are ids with nothing embeddable (e.g. every word unknown);
-    ``embedded`` counts the texts sent to the embedder (the rest had vectors learned in training)."""
+@dataclass
+class Filled:
+    """The vectors of one batch (n, dim) with their ``ok`` mask and where the new ones came from.
 
-    ids: np.ndarray
+    ``fresh`` marks the rows filled here (trained or embedded), i.e. those a
+    caller may want to store; ``embedded`` counts texts sent to the model and
+    ``from_training`` the rows taken from training.
+    """
+
     vectors: np.ndarray
-    skipped: np.ndarray
+    ok: np.ndarray
+    fresh: np.ndarray
     embedded: int = 0
+    from_training: int = 0
 
 
-def embed_batches(
-    batches: Iterable[Sequence[TrainingDocument]],
+def fill_vectors(
     embedder: Embedder,
-    progress: Progress | None = None,
+    ids: Sequence[int],
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    known: np.ndarray,
     *,
     use_trained: bool = True,
-) -> Iterator[EmbeddedBatch]:
-    """Embed documents batch by batch.
-
-    Families that learned a vector per training document (doc2vec) use it for
-    the documents they were trained on (``use_trained``) instead of re-inferring,
-    which is both faster and the better vector. Rows that come back all-zero
-    are reported as skipped rather than indexed: a zero vector has no direction
-    and would match everything equally under cosine.
-    """
-    progress = progress or NullProgress()
-    trained = use_trained and isinstance(embedder, HasTrainedVectors)
-    for batch in batches:
-        if not batch:
-            continue
-        ids = np.fromiter((d.id for d in batch), dtype=np.int64, count=len(batch))
-        vectors = np.zeros((len(batch), embedder.dim), dtype=np.float32)
-        todo = np.ones(len(batch), dtype=bool)
-        if trained:
-            known, trained_vecs = embedder.trained_vectors(ids.tolist())  # type: ignore[attr-defined]
-            vectors[known] = trained_vecs[known]
-            todo &= ~known
-        if todo.any():
-            vectors[todo] = embedder.embed_documents([d.text for d, t in zip(batch, todo) if t])
-        ok = np.any(vectors != 0, axis=1)
-        yield EmbeddedBatch(ids=ids[ok], vectors=vectors[ok], skipped=ids[~ok], embedded=int(todo.sum()))
-        progress.advance(len(batch))
+) -> Filled:
+    """Fill the rows of ``vectors`` not ``known`` (in place) from training, else by embedding their text."""
+    todo = ~np.asarray(known, dtype=bool)
+    fresh = np.zeros(len(ids), dtype=bool)
+    from_training = embedded = 0
+    if todo.any() and use_trained and has(embedder, Capability.TRAINED_VECTORS):
+        rows = np.flatnonzero(todo)
+        mask, trained = embedder.trained_vectors([int(ids[i]) for i in rows])  # type: ignore[attr-defined]
+        got = rows[mask]
+        vectors[got] = trained[mask]
+        fresh[got] = True
+        todo[got] = False
+        from_training = len(got)
+    if todo.any() and has(embedder, Capability.EMBED_TEXT):
+        # A blank text (an item with only an id and metadata) has nothing to embed: some models would
+        # still return a vector for it (BERT's [CLS][SEP]), which would match every blank item alike.
+        rows = np.array([i for i in np.flatnonzero(todo) if texts[i].strip()], dtype=np.int64)
+        if len(rows):
+            vectors[rows] = embedder.embed_documents([texts[i] for i in rows])
+        fresh[rows] = True
+        embedded = len(rows)
+    ok = np.any(vectors != 0, axis=1)
+    return Filled(vectors=vectors, ok=ok, fresh=fresh & ok, embedded=embedded, from_training=from_training)

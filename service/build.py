@@ -28,20 +28,19 @@ from typing import Any
 import numpy as np
 
 from embedders import registry
-from embedders.bm25 import KeywordIndex, is_keyword
+from embedders.bm25 import KeywordIndex
+from embedders.capabilities import Capability
+from embedders.registry import has
 from embedders.base import (
     Embedder,
     EmbedderSpec,
-    HasTrainedVectors,
     Progress,
     TrainingDocument,
-    TrainsOnInteractions,
     note_metrics,
 )
 from indexers.base import IndexSpec, VectorIndex
 from indexers import factory
 from indexers.factory import EngineOptions, IndexLocation
-from indexers.pipeline import embed_batches
 
 from .corpus import SqlCorpus
 from .db import Database
@@ -50,7 +49,8 @@ from .errors import SpaceNotFound, SpaceNotReady
 from .models import Collection, Space
 from .repository import content_hash, max_change_id
 from .spaces import EMBEDDER_DIR, INDEX_DIR, destroy_index, save_index, space_dir
-from .vector_store import discard_vectors, reusable_vectors, save_vectors
+from .document_vectors import SpaceVectors, document_vectors
+from .vector_store import discard_vectors
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +115,11 @@ def build_space(
             discard_vectors(session, space_id, generation=plan.generation)
     try:
         corpus = SqlCorpus(db, plan.collection_id)
-        if isinstance(embedder, TrainsOnInteractions):
+        if has(embedder, Capability.TRAIN_INTERACTIONS):
             embedder.fit_interactions(interaction_sequences(db, plan.collection_id, plan.spec), progress)
         elif embedder.trainable:
             embedder.fit(corpus, progress)
-        if is_keyword(embedder):
+        if has(embedder, Capability.KEYWORD):
             index = _keyword_index(embedder, corpus, progress)
         else:
             ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
@@ -190,7 +190,7 @@ def _embed_corpus(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every document's vector (documents with nothing embeddable left out), stored under the new generation."""
     progress.start("embed", len(corpus))
-    counts = EmbedCounts(trained_family=isinstance(embedder, HasTrainedVectors))
+    counts = EmbedCounts(trained_family=has(embedder, Capability.TRAINED_VECTORS))
     all_ids: list[np.ndarray] = []
     all_vecs: list[np.ndarray] = []
     for page in corpus.pages():
@@ -207,33 +207,21 @@ def _embed_corpus(
 def _embed_page(
     db: Database, plan: BuildPlan, page: list[TrainingDocument], embedder: Embedder, counts: EmbedCounts
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One page: stored vectors where a fixed embedder allows, the embedder for the rest.
+    """One page through the one vector pipeline (service.document_vectors), stored under the new generation.
 
     Hashes are taken from the very text embedded, so a document edited while the
     build runs is stored under the hash of the text its vector really encodes.
     """
-    ids = np.fromiter((d.id for d in page), dtype=np.int64, count=len(page))
+    target = SpaceVectors(plan.space_id, plan.generation, embedder, plan.store_vectors)
     hashes = [content_hash(d.text) for d in page]
-    reuse = plan.store_vectors and not embedder.trainable
-    if reuse:
-        with db.sessions() as session:
-            known, vectors = reusable_vectors(session, plan.space_id, ids.tolist(), hashes, embedder.dim, None)
-    else:
-        known, vectors = np.zeros(len(page), dtype=bool), np.zeros((len(page), embedder.dim), dtype=np.float32)
-    todo = [d for d, k in zip(page, known) if not k]
-    position = {int(doc_id): i for i, doc_id in enumerate(ids)}
-    for batch in embed_batches([todo], embedder):
-        counts.embedded += batch.embedded
-        counts.from_training += len(todo) - batch.embedded
-        for doc_id, vector in zip(batch.ids.tolist(), batch.vectors):
-            vectors[position[doc_id]] = vector
-    counts.reused += int(known.sum())
-    ok = np.any(vectors != 0, axis=1)
-    if plan.store_vectors and ok.any():
-        with db.session() as session:
-            kept = [h for h, o in zip(hashes, ok) if o]
-            save_vectors(session, plan.space_id, plan.generation, ids[ok].tolist(), kept, vectors[ok])
-    return ids[ok], vectors[ok]
+    with db.session() as session:
+        got = document_vectors(
+            session, target, [d.id for d in page], [d.text for d in page], hashes, use_trained=True, store=True
+        )
+    counts.embedded += got.embedded
+    counts.reused += got.reused
+    counts.from_training += got.from_training
+    return got.ids[got.ok], got.vectors[got.ok]
 
 
 def _switch(db: Database, plan: BuildPlan, embedder: Embedder, index: VectorIndex, make_default: bool) -> int | None:

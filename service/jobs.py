@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from embedders.base import NullProgress, Progress
+from indexers.factory import EngineOptions
 
 from .build import build_space
 from .db import Database
@@ -184,10 +185,10 @@ class _Monitor(threading.Thread):
                 log.exception("heartbeat of job %s failed", self._job_id)
 
 
-Runner = Callable[[Database, Path, Job, Progress], None]
+Runner = Callable[[Database, Path, Job, Progress, EngineOptions], None]
 
 
-def _run_build_space(db: Database, spaces_root: Path, job: Job, progress: Progress) -> None:
+def _run_build_space(db: Database, spaces_root: Path, job: Job, progress: Progress, options: EngineOptions) -> None:
     if job.space_id is None:
         raise SpaceNotFound("the space of this job was deleted", field="space_id")
     build_space(
@@ -197,14 +198,24 @@ def _run_build_space(db: Database, spaces_root: Path, job: Job, progress: Progre
         progress,
         make_default=bool(job.params.get("make_default")),
         rebuild=is_rebuild(job),
+        engine_options=options,
     )
 
 
 RUNNERS: dict[str, Runner] = {"build_space": _run_build_space}
 
 
-def run_job(db: Database, spaces_root: Path, job_id: int, echo: Progress | None = None) -> Job:
-    """Run a claimed job to completion and record how it ended; never raises for the job's own errors."""
+def run_job(
+    db: Database,
+    spaces_root: Path,
+    job_id: int,
+    echo: Progress | None = None,
+    engine_options: EngineOptions | None = None,
+) -> Job:
+    """Run a claimed job to completion and record how it ended; never raises for the job's own errors.
+
+    ``engine_options`` say where index engines with storage of their own (Milvus) keep it.
+    """
     cancelled = threading.Event()
     with db.session() as session:
         job = get_job(session, job_id)
@@ -215,7 +226,7 @@ def run_job(db: Database, spaces_root: Path, job_id: int, echo: Progress | None 
     monitor.start()
     status, error = "succeeded", None
     try:
-        RUNNERS[job.kind](db, spaces_root, job, FanOut(progress, echo or NullProgress()))
+        RUNNERS[job.kind](db, spaces_root, job, FanOut(progress, echo or NullProgress()), engine_options or EngineOptions())
         progress.flush()
     except JobCancelled as exc:
         status, error = "cancelled", error_payload(exc)
@@ -240,9 +251,17 @@ def worker_name() -> str:
 class Worker(threading.Thread):
     """Polls the queue and runs jobs one at a time until stopped."""
 
-    def __init__(self, db: Database, spaces_root: Path, poll_seconds: float, stale_after: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        spaces_root: Path,
+        poll_seconds: float,
+        stale_after: float,
+        engine_options: EngineOptions | None = None,
+    ) -> None:
         super().__init__(name="vecdex-worker", daemon=True)
         self._db, self._spaces_root = db, spaces_root
+        self._engine_options = engine_options
         self._poll, self._stale_after = poll_seconds, stale_after
         self.stopping = threading.Event()
 
@@ -258,7 +277,7 @@ class Worker(threading.Thread):
             if job_id is None:
                 self.stopping.wait(self._poll)
                 continue
-            run_job(self._db, self._spaces_root, job_id)
+            run_job(self._db, self._spaces_root, job_id, engine_options=self._engine_options)
 
     def stop(self, timeout: float | None = 10.0) -> None:
         self.stopping.set()

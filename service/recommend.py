@@ -37,7 +37,6 @@ from .recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse
 from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
 from .search import check_k
 from .spaces import SpaceRuntime, SpaceRuntimes
-from .vector_store import reusable_vectors
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 BEST_SCORE_FANOUT = 4  # best_score: neighbours fetched per positive, as a multiple of k
@@ -347,13 +346,10 @@ class Recommender:
                     select(Document.id, Document.text, Document.content_hash).where(Document.id.in_(set(ids)))
                 )
             }
-            mask, vectors = reusable_vectors(
-                session, text_ref.id, ids, [rows[i].content_hash for i in ids], text_runtime.embedder.dim,
-                text_runtime.vector_generation,
+            got = text_runtime.vectors_of(
+                session, ids, [rows[i].text for i in ids], [rows[i].content_hash for i in ids]
             )
-        todo = [j for j, i in enumerate(ids) if not mask[j] and rows[i].text.strip()]
-        if todo:
-            vectors[todo] = text_runtime.embedder.embed_documents([rows[ids[j]].text for j in todo])
+        vectors = got.vectors
         return vectors, np.any(vectors != 0, axis=1)
 
     @staticmethod

@@ -30,6 +30,7 @@ from .errors import (
     SpaceNotFound,
     UnknownFilterField,
 )
+from .given_vectors import check_given_vectors
 from .models import Change, Collection, Document, Space
 from .schemas import EMPTY_TEXT, DocumentIn
 
@@ -145,6 +146,7 @@ def upsert_documents(
                     field=field,
                 )
     schema = _merge_schema(collection.metadata_schema or {}, docs, field_prefix)
+    given = check_given_vectors(session, collection.id, docs, field_prefix)
     if schema != collection.metadata_schema:
         collection.metadata_schema = schema
 
@@ -159,7 +161,9 @@ def upsert_documents(
     created = updated = unchanged = 0
     touched: list[Document] = []
     ids: list[Document] = []
-    for doc in docs:
+    known = [i for i, d in enumerate(docs) if d.external_id in existing]
+    new_vectors = given.changed(session, known, [existing[docs[i].external_id].id for i in known]) if given else set()
+    for position, doc in enumerate(docs):
         text = doc.text if doc.text.strip() else ""  # a blank item text is no text (left out of text corpora)
         digest = content_hash(text)
         row = existing.get(doc.external_id)
@@ -174,7 +178,7 @@ def upsert_documents(
             session.add(row)
             created += 1
             touched.append(row)
-        elif row.content_hash != digest or row.meta != doc.metadata:
+        elif row.content_hash != digest or row.meta != doc.metadata or position in new_vectors:
             row.text, row.meta, row.content_hash = text, doc.metadata, digest
             updated += 1
             touched.append(row)
@@ -182,6 +186,8 @@ def upsert_documents(
             unchanged += 1
         ids.append(row)
     session.flush()
+    if given:
+        given.write(session, [row.id for row in ids], [row.content_hash for row in ids])
     session.add_all(Change(collection_id=collection.id, document_id=row.id, op="upsert") for row in touched)
     session.flush()
     return UpsertResult(created, updated, unchanged, [row.id for row in ids])

@@ -11,7 +11,16 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from indexers.base import SearchParams
 
@@ -60,6 +69,11 @@ class DocumentIn(BaseModel):
         "where it is optional (an item may have only an id and metadata).",
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON object; scalar fields can be filtered on.")
+    vectors: dict[str, list[float]] | None = Field(
+        None,
+        description="Your own vectors, by space name, for spaces of family 'vectors' (required for each such space "
+        "of the collection; length = the space's dim, finite numbers).",
+    )
 
     @field_validator("text", mode="before")
     @classmethod
@@ -131,10 +145,44 @@ class DocumentPage(BaseModel):
 # ----------------------------------------------------------------------------- search
 
 
-class SearchRequest(BaseModel):
+MAX_QUERY_DIM = 8192
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class QueryInput(BaseModel):
+    """A text ``query`` or a ``vector`` (exactly one): what search, compare and hybrid rank by.
+
+    A vector query runs on dense spaces of its length, whatever produced the
+    vectors (a ``vectors`` space, or any embedder's space); text needs a space
+    whose family embeds text (or keyword-scores it).
+    """
+
     model_config = ConfigDict(extra="forbid")
 
-    query: Annotated[str, non_blank("query is empty")] = Field(min_length=1, max_length=100_000)
+    query: Annotated[str, non_blank("query is empty")] | None = Field(None, min_length=1, max_length=100_000)
+    vector: list[FiniteFloat] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_QUERY_DIM,
+        validate_default=True,
+        description="A query vector instead of a text (finite numbers).",
+    )
+
+    @field_validator("vector")
+    @classmethod
+    def _exactly_one(cls, value: list[float] | None, info: ValidationInfo) -> list[float] | None:
+        if "query" not in info.data:  # the query itself was refused: that error says it
+            return value
+        if (info.data["query"] is None) == (value is None):
+            raise PydanticCustomError(
+                "query_or_vector", "give exactly one of query (a text) or vector (a list of numbers)"
+            )
+        return value
+
+
+class SearchRequest(QueryInput):
+    model_config = ConfigDict(extra="forbid")
+
     k: int = Field(10, description="Number of results, 1..VECDEX_MAX_K.")
     filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
@@ -309,12 +357,11 @@ class HistoryEntry(BaseModel):
 # ----------------------------------------------------------------------------- compare and hybrid
 
 
-class CompareRequest(BaseModel):
+class CompareRequest(QueryInput):
     """One query against several spaces of a collection, side by side."""
 
     model_config = ConfigDict(extra="forbid")
 
-    query: Annotated[str, non_blank("query is empty")] = Field(min_length=1, max_length=100_000)
     k: int = Field(10, description="Results per space, 1..VECDEX_MAX_K.")
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."
@@ -330,12 +377,11 @@ class CompareResponse(BaseModel):
     )
 
 
-class HybridRequest(BaseModel):
+class HybridRequest(QueryInput):
     """Fuse the rankings of several spaces (e.g. bm25 + an embedding space) into one."""
 
     model_config = ConfigDict(extra="forbid")
 
-    query: Annotated[str, non_blank("query is empty")] = Field(min_length=1, max_length=100_000)
     k: int = Field(10, description="Fused results, 1..VECDEX_MAX_K.")
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."

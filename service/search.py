@@ -1,107 +1,62 @@
-"""Queries over a space: text search, "more like this", word neighbours and analogies.
+"""Document queries over spaces: search (by text or vector), "more like this", compare and hybrid.
 
-Each query resolves names against SQL, catches the space up with the change
-log, runs inside FAISS (metadata filters become an IDSelector), and hydrates
-the hits with one SQL query.
+Each runs on :class:`~service.query_path.QueryPath`: resolve the space and
+catch it up with the change log, turn the metadata filter into allowed ids
+applied inside the index, rank, hydrate the hits with one SQL query. Word and
+token queries live in :mod:`service.words`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from sqlalchemy import select
 
-from embedders.base import ContextualTokens, WordVectors
-from embedders.bm25 import KeywordIndex
 from embedders.errors import EmptyText
 from indexers.base import SearchParams
 
-from sqlalchemy import select
-
 from .db import Database
-from .errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace, NotSupported
+from .errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace
 from .fusion import fuse, overlaps
 from .models import Collection, Document, Space
-from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from .query_path import Query, QueryPath, answers, check_k
+from .repository import resolve_space
 from .schemas import Hit, HybridHit, SpaceRank, TokenVector, WordScore
-from .spaces import SpaceRuntime, SpaceRuntimes
-from .vector_store import reusable_vectors
+from .spaces import SpaceRuntimes
+from .words import WordQueries
 
-
-def check_k(k: int, max_k: int, field: str = "k") -> None:
-    if k <= 0 or k > max_k:
-        raise InvalidK(f"k must be between 1 and {max_k}, got {k}", field=field)
+__all__ = ["Query", "Searcher", "check_k"]
 
 
 class Searcher:
-    """Query entry points; holds only the collaborators, no state of its own.
-
-    The query path reads SQL twice: one session resolves the collection and
-    space in a single join and reads the head of the change log (so a space
-    already caught up skips the replay query), the other hydrates the hits
-    with one column select. ORM entities stay out of it: they cost more than
-    the FAISS search itself.
-    """
+    """Query entry points; holds only the collaborators (the query path), no state of its own."""
 
     def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
+        self.path = QueryPath(db, runtimes, max_k)
+        self.words = WordQueries(self.path)
         self.db = db
         self.runtimes = runtimes
         self.max_k = max_k
 
-    def _resolve(
-        self, collection_name: str, space_name: str | None, where: dict[str, Any] | None = None
-    ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
-        with self.db.sessions() as session:
-            ref = resolve_space(session, collection_name, space_name)
-            head = max_change_id(session, ref.collection_id)
-            allowed = filtered_ids(session, ref, where) if where else None
-        return ref, self.runtimes.get(ref, head), allowed
-
     def search(
         self,
         collection_name: str,
-        query: str,
+        query: str | Query,
         k: int,
         where: dict[str, Any],
         space_name: str | None,
         snippet: int,
         params: SearchParams | None = None,
     ) -> tuple[str, list[Hit]]:
-        """Top ``k`` documents for a text; ``params`` tunes this one search (ignored by keyword spaces)."""
+        """Top ``k`` documents for a text or a vector; ``params`` tunes this one search (ignored by keyword spaces)."""
         check_k(k, self.max_k)
-        space, runtime, allowed = self._resolve(collection_name, space_name, where)
-        return space.name, self._hydrate(self._ranked(runtime, query, k, allowed, params), snippet)
+        space, runtime, allowed = self.path.resolve(collection_name, space_name, where)
+        pairs = self.path.ranked(runtime, _query(query), k, allowed, params)
+        return space.name, self.path.hydrate(pairs, snippet)
 
-    def _ranked(
-        self,
-        runtime: SpaceRuntime,
-        query: str,
-        k: int,
-        allowed: np.ndarray | None,
-        params: SearchParams | None = None,
-    ) -> list[tuple[int, float]]:
-        """The top ``k`` (doc id, score) of a text query: by text in a keyword space, by vector otherwise."""
-        if allowed is not None and len(allowed) == 0:
-            return []
-        if isinstance(runtime.index, KeywordIndex):
-            return runtime.index.search_text(query, k, allowed_ids=allowed)
-        vector = runtime.embedder.embed_query(query)
-        scores, ids = runtime.index.search(vector[None, :], k, allowed_ids=allowed, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-    def _hydrate(self, pairs: list[tuple[int, float]], snippet: int) -> list[Hit]:
-        with self.db.sessions() as session:
-            rows = hit_rows(session, [i for i, _ in pairs], snippet)
-        # A hit deleted between the search and this read is dropped rather than shown half-empty.
-        return [
-            Hit(id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata)
-            for i, s in pairs
-            if i in rows
-        ]
-
-    def _text_spaces(self, collection_name: str, names: list[str] | None) -> list[str]:
-        """The spaces a compare/hybrid query runs on: the named ones (deduplicated, in order), or
-        every ready space that answers text queries (item2vec spaces answer items, not text)."""
+    def _query_spaces(self, collection_name: str, names: list[str] | None, query: Query) -> list[str]:
+        """The spaces a compare/hybrid query runs on: the named ones (deduplicated, in order), or every
+        ready space whose family takes such a query (a vector: the dense spaces of its length)."""
         if names:
             return list(dict.fromkeys(names))
         with self.db.sessions() as session:
@@ -109,26 +64,29 @@ class Searcher:
             if collection_id is None:
                 resolve_space(session, collection_name, None)  # raises the usual collection_not_found
             rows = session.execute(
-                select(Space.name)
-                .where(Space.collection_id == collection_id, Space.status == "ready", Space.embedder_type != "item2vec")
+                select(Space.name, Space.embedder_type, Space.dim)
+                .where(Space.collection_id == collection_id, Space.status == "ready")
                 .order_by(Space.id)
-            ).scalars()
-            found = list(rows)
+            ).all()
+        found = [
+            r.name
+            for r in rows
+            if answers(r.embedder_type, query) and (query.vector is None or r.dim == len(query.vector))
+        ]
         if not found:
-            raise NoReadySpace(
-                f"collection {collection_name!r} has no ready space to query", field="spaces"
-            )
+            what = "text queries" if query.vector is None else f"vectors of {len(query.vector)} numbers"
+            raise NoReadySpace(f"collection {collection_name!r} has no ready space that takes {what}", field="spaces")
         return found
 
     def _rankings(
-        self, collection_name: str, query: str, depth: int, where: dict[str, Any], names: list[str] | None
+        self, collection_name: str, query: Query, depth: int, where: dict[str, Any], names: list[str]
     ) -> dict[str, list[tuple[int, float]]]:
-        """Each space's top ``depth`` for the query; a space in which nothing of the query is known gives []."""
+        """Each space's top ``depth``; a space in which nothing of a text query is known gives []."""
         out: dict[str, list[tuple[int, float]]] = {}
-        for name in self._text_spaces(collection_name, names):
-            space, runtime, allowed = self._resolve(collection_name, name, where)
+        for name in names:
+            space, runtime, allowed = self.path.resolve(collection_name, name, where)
             try:
-                out[space.name] = self._ranked(runtime, query, depth, allowed)
+                out[space.name] = self.path.ranked(runtime, query, depth, allowed)
             except EmptyText:
                 out[space.name] = []
         return out
@@ -136,7 +94,7 @@ class Searcher:
     def compare(
         self,
         collection_name: str,
-        query: str,
+        query: str | Query,
         k: int,
         where: dict[str, Any],
         space_names: list[str] | None,
@@ -144,14 +102,15 @@ class Searcher:
     ) -> tuple[dict[str, list[Hit]], dict[str, float]]:
         """The same query in several spaces, and how much each pair's top-k agree (Jaccard of ids)."""
         check_k(k, self.max_k)
-        rankings = self._rankings(collection_name, query, k, where, space_names)
-        results = {name: self._hydrate(pairs, snippet) for name, pairs in rankings.items()}
+        q = _query(query)
+        rankings = self._rankings(collection_name, q, k, where, self._query_spaces(collection_name, space_names, q))
+        results = {name: self.path.hydrate(pairs, snippet) for name, pairs in rankings.items()}
         return results, overlaps({name: [h.external_id for h in hits] for name, hits in results.items()})
 
     def hybrid(
         self,
         collection_name: str,
-        query: str,
+        query: str | Query,
         k: int,
         where: dict[str, Any],
         space_names: list[str] | None,
@@ -167,15 +126,14 @@ class Searcher:
         check_k(depth, self.max_k, field="candidates")
         if depth < k:
             raise InvalidK(f"candidates ({depth}) must be at least k ({k})", field="candidates")
-        names = self._text_spaces(collection_name, space_names)
+        q = _query(query)
+        names = self._query_spaces(collection_name, space_names, q)
         unknown = sorted(set(weights) - set(names))
         if unknown:
-            raise InvalidWeights(
-                f"weights name spaces that are not queried: {', '.join(unknown)}", field="weights"
-            )
-        rankings = self._rankings(collection_name, query, depth, where, names)
+            raise InvalidWeights(f"weights name spaces that are not queried: {', '.join(unknown)}", field="weights")
+        rankings = self._rankings(collection_name, q, depth, where, names)
         fused = fuse(rankings, fusion, weights, rrf_k)[:k]
-        hits = {h.id: h for h in self._hydrate([(d, s) for d, s, _ in fused], snippet)}
+        hits = {h.id: h for h in self.path.hydrate([(d, s) for d, s, _ in fused], snippet)}
         return list(rankings), [
             HybridHit(
                 **hits[d].model_dump(),
@@ -188,9 +146,10 @@ class Searcher:
     def similar(
         self, collection_name: str, external_id: str, k: int, where: dict[str, Any], space_name: str | None, snippet: int
     ) -> tuple[str, list[Hit]]:
-        """Neighbours of a stored document (itself excluded), from its stored vector when there is one."""
+        """Neighbours of a stored document (itself excluded): its vector through the one pipeline, or in a
+        keyword space its own text as the query."""
         check_k(k, self.max_k)
-        space, runtime, allowed = self._resolve(collection_name, space_name, where)
+        space, runtime, allowed = self.path.resolve(collection_name, space_name, where)
         with self.db.sessions() as session:
             doc = session.execute(
                 select(Document.id, Document.text, Document.content_hash).where(
@@ -199,89 +158,37 @@ class Searcher:
             ).first()
             if doc is None:
                 raise DocumentNotFound(
-                    f"document {external_id!r} not found in collection {collection_name!r}",
-                    field="external_id",
+                    f"document {external_id!r} not found in collection {collection_name!r}", field="external_id"
                 )
-            if isinstance(runtime.index, KeywordIndex):
-                mask, vectors = np.zeros(1, dtype=bool), np.zeros((1, 0), dtype=np.float32)
-            else:
-                mask, vectors = reusable_vectors(
-                    session, space.id, [doc.id], [doc.content_hash], runtime.embedder.dim, runtime.vector_generation
-                )
-        if isinstance(runtime.index, KeywordIndex):
-            # More like this, by keywords: the document's own text is the query.
-            pairs = runtime.index.search_text(doc.text, k, allowed_ids=allowed, exclude=doc.id)
-            return space.name, self._hydrate(pairs, snippet)
-        vector = vectors[0] if mask[0] else runtime.embedder.embed_documents([doc.text])[0]
-        if not np.any(vector):
+            if runtime.keyword:
+                pairs = self.path.ranked(runtime, Query(text=doc.text), k, allowed, exclude=doc.id)
+                return space.name, self.path.hydrate(pairs, snippet)
+            got = runtime.vectors_of(session, [doc.id], [doc.text], [doc.content_hash])
+        if not got.ok[0]:
             raise EmptyText(
                 f"document {external_id!r} has no vector in space {space.name!r} (nothing in it is embeddable)",
                 field="external_id",
             )
-        return space.name, self._run(runtime, vector, k, allowed, snippet, exclude=doc.id)
+        pairs = self.path.nearest(runtime, got.vectors[0], k, allowed, exclude=doc.id)
+        return space.name, self.path.hydrate(pairs, snippet)
 
-    def _run(
-        self,
-        runtime: SpaceRuntime,
-        vector: np.ndarray,
-        k: int,
-        allowed: np.ndarray | None,
-        snippet: int,
-        exclude: int | None,
-    ) -> list[Hit]:
-        if allowed is not None and exclude is not None:
-            allowed = allowed[allowed != exclude]
-        if allowed is not None and len(allowed) == 0:
-            return []
-        fetch = k + 1 if exclude is not None and allowed is None else k
-        scores, ids = runtime.index.search(vector[None, :], fetch, allowed_ids=allowed)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and i != exclude][:k]
-        return self._hydrate(pairs, snippet)
-
-    def _model(self, collection_name: str, space_name: str) -> tuple[SpaceRef, object]:
-        space, runtime, _ = self._resolve(collection_name, space_name)
-        return space, runtime.embedder
-
-    def _word_model(self, collection_name: str, space_name: str) -> tuple[SpaceRef, WordVectors]:
-        space, model = self._model(collection_name, space_name)
-        if not isinstance(model, WordVectors):
-            raise NotSupported(
-                f"space {space.name!r} ({space.embedder_type}) has no word vectors; use a word2vec space",
-                field="space",
-            )
-        return space, model
+    # Word and token queries (service.words), kept here so callers have one entry point.
 
     def contextual_tokens(
         self, collection_name: str, space_name: str, text: str, neighbors: int, with_vectors: bool
     ) -> tuple[str, list[TokenVector]]:
-        """Each token's vector in its sentence (and its nearest vocabulary words): the context effect, visible."""
-        space, model = self._model(collection_name, space_name)
-        if not isinstance(model, ContextualTokens):
-            raise NotSupported(
-                f"space {space.name!r} ({space.embedder_type}) has no contextual token vectors; use a bilstm space",
-                field="space",
-            )
-        tokens, vectors = model.token_vectors(text)
-        if not tokens:
-            raise EmptyText("text has no tokens", field="text")
-        near = model.contextual_neighbors(text, neighbors) if neighbors else None
-        return space.name, [
-            TokenVector(
-                token=tok,
-                vector=vectors[i].tolist() if with_vectors else None,
-                neighbors=[WordScore(word=w, score=s) for w, s in near[i][1]] if near else None,
-            )
-            for i, tok in enumerate(tokens)
-        ]
+        return self.words.contextual_tokens(collection_name, space_name, text, neighbors, with_vectors)
 
     def word_neighbors(self, collection_name: str, space_name: str, word: str, k: int) -> tuple[str, list[WordScore]]:
-        check_k(k, self.max_k)
-        space, model = self._word_model(collection_name, space_name)
-        return space.name, [WordScore(word=w, score=s) for w, s in model.word_neighbors(word, k)]
+        return self.words.word_neighbors(collection_name, space_name, word, k)
 
     def analogy(
         self, collection_name: str, space_name: str, positive: list[str], negative: list[str], k: int
     ) -> tuple[str, list[WordScore]]:
-        check_k(k, self.max_k)
-        space, model = self._word_model(collection_name, space_name)
-        return space.name, [WordScore(word=w, score=s) for w, s in model.analogy(positive, negative, k)]
+        return self.words.analogy(collection_name, space_name, positive, negative, k)
+
+
+def _query(query: str | Query) -> Query:
+    return query if isinstance(query, Query) else Query(text=query)
+
+

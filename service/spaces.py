@@ -25,8 +25,10 @@ import numpy as np
 from sqlalchemy import select
 
 from embedders import registry
-from embedders.base import Embedder, HasTrainedVectors, TrainsOnInteractions
-from embedders.bm25 import KeywordIndex, is_keyword
+from embedders.base import Embedder
+from embedders.capabilities import Capability
+from embedders.registry import has
+from embedders.bm25 import KeywordIndex
 from indexers.base import VectorIndex
 from indexers import factory
 from indexers.factory import EngineOptions
@@ -35,7 +37,7 @@ from .db import Database
 from .errors import Conflict, SpaceNotReady, SpaceUnavailable
 from .models import Space
 from .repository import SpaceRef, changes_after, documents_by_ids
-from .vector_store import reusable_vectors, save_vectors
+from .document_vectors import DocumentVectors, SpaceVectors, document_vectors
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +111,6 @@ class SpaceRuntime:
         self.skipped_ids: set[int] = set()
         self.lock = threading.RLock()
 
-    @property
-    def vector_generation(self) -> int | None:
-        """Which stored vectors this runtime may reuse: its own generation's for a trained
-        embedder (another generation is another vector space), any for a fixed one."""
-        return self.generation if self.embedder.trainable else None
-
     def catch_up(self, db: Database) -> int:
         """Apply every change committed after ``applied_change_id``; returns how many were applied."""
         applied = 0
@@ -144,46 +140,34 @@ class SpaceRuntime:
         present = [docs[i] for i in unique_ids if i in docs]
         if not present:
             return
-        if isinstance(self.index, KeywordIndex):
+        if self.keyword:
             # A keyword space re-tokenizes the new text; BM25 statistics are rebuilt on the next search.
-            empty = self.index.add_texts([d.id for d in present], [d.text for d in present])
+            empty = self.index.add_texts([d.id for d in present], [d.text for d in present])  # type: ignore[union-attr]
             self.skipped_ids.difference_update(d.id for d in present)
             self.skipped_ids.update(empty)
             return
-        ids = [d.id for d in present]
-        hashes = [d.content_hash for d in present]
-        if isinstance(self.embedder, TrainsOnInteractions) and isinstance(self.embedder, HasTrainedVectors):
-            # An item's vector comes from interactions, not its text: a changed title keeps it, and an
-            # item added after training has none until the next build (cold start goes through text).
-            mask, vectors = self.embedder.trained_vectors(ids)
-            mask = np.ones(len(ids), dtype=bool)
-        else:
-            mask, vectors = reusable_vectors(
-                session, self.space_id, ids, hashes, self.embedder.dim, self.vector_generation
-            )
-        todo = ~mask
-        if todo.any():
-            fresh = self.embedder.embed_documents([d.text for d, t in zip(present, todo) if t])
-            vectors[todo] = fresh
-        ok = np.any(vectors != 0, axis=1)
-        id_array = np.asarray(ids, dtype=np.int64)
-        if self.store_vectors and todo.any():
-            sel = todo & ok
-            save_vectors(
-                session,
-                self.space_id,
-                self.generation,
-                id_array[sel].tolist(),
-                [h for h, s in zip(hashes, sel) if s],
-                vectors[sel],
-            )
-        # A document whose new text embeds to nothing must lose its old vector too.
-        if (~ok).any():
-            self.index.remove(id_array[~ok])
-            self.skipped_ids.update(id_array[~ok].tolist())
-        if ok.any():
-            self.index.add(id_array[ok], vectors[ok])
-            self.skipped_ids.difference_update(id_array[ok].tolist())
+        got = self.vectors_of(
+            session, [d.id for d in present], [d.text for d in present], [d.content_hash for d in present], store=True
+        )
+        # A document whose new text embeds to nothing (or that lost its given vector) must lose its old entry too.
+        if (~got.ok).any():
+            self.index.remove(got.ids[~got.ok])
+            self.skipped_ids.update(got.ids[~got.ok].tolist())
+        if got.ok.any():
+            self.index.add(got.ids[got.ok], got.vectors[got.ok])
+            self.skipped_ids.difference_update(got.ids[got.ok].tolist())
+
+    @property
+    def keyword(self) -> bool:
+        """A keyword-scored space (bm25): its index ranks texts, not vectors."""
+        return has(self.embedder, Capability.KEYWORD)
+
+    def vectors_of(
+        self, session, ids: Sequence[int], texts: Sequence[str], hashes: Sequence[str], *, store: bool = False
+    ) -> DocumentVectors:  # type: ignore[no-untyped-def]
+        """These documents' vectors in this space, through the one pipeline (given, stored, else the family's)."""
+        target = SpaceVectors(self.space_id, self.generation, self.embedder, self.store_vectors)
+        return document_vectors(session, target, ids, texts, hashes, store=store)
 
     def save(self) -> None:
         """Write the index snapshot with the change id it reflects (atomic: temp dir + rename).
@@ -273,7 +257,7 @@ class SpaceRuntimes:
         directory = space_dir(self.spaces_root, space.id, generation)
         try:
             embedder = registry.load(directory / EMBEDDER_DIR)
-            if is_keyword(embedder):
+            if has(embedder, Capability.KEYWORD):
                 index: VectorIndex | KeywordIndex = _refilled_keyword_index(self.db, space.collection_id, directory)
             else:
                 index = factory.open_index(directory / INDEX_DIR, self.engine_options)

@@ -11,6 +11,11 @@ the live ones in the same commit, and a process still serving g can neither
 read the new rows nor overwrite them. A fixed embedder (not trainable) maps a
 text to the same vector in every generation, so its rows are reused across
 generations (``generation=None``).
+
+Vectors the user supplies with a document (family ``vectors``) are the user's
+data, not a model's output: they live under :data:`GIVEN_GENERATION`, are read
+by document id (two documents with the same text may have different vectors)
+and survive every rebuild; only deleting the document or the space removes them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .models import StoredVector
+
+GIVEN_GENERATION = -1
+"""The generation under which user-supplied vectors are stored (no model generation is negative)."""
 
 
 def save_vectors(
@@ -84,11 +92,33 @@ def reusable_vectors(
     return mask, out
 
 
+def given_vectors(session: Session, space_id: int, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, vectors) of the vectors the user supplied for these documents in this space."""
+    mask = np.zeros(len(ids), dtype=bool)
+    out = np.zeros((len(ids), dim), dtype=np.float32)
+    if not len(ids):
+        return mask, out
+    position = {int(doc_id): i for i, doc_id in enumerate(ids)}
+    rows = session.execute(
+        select(StoredVector.document_id, StoredVector.vector).where(
+            StoredVector.space_id == space_id,
+            StoredVector.generation == GIVEN_GENERATION,
+            StoredVector.document_id.in_(list(position)),
+        )
+    )
+    for doc_id, blob in rows:
+        if len(blob) == dim * 4:
+            out[position[doc_id]] = np.frombuffer(blob, dtype=np.float32)
+            mask[position[doc_id]] = True
+    return mask, out
+
+
 def discard_vectors(session: Session, space_id: int, *, generation: int | None = None, keep: int | None = None) -> int:
-    """Delete a space's stored vectors of one ``generation``, or of every generation but ``keep``."""
+    """Delete a space's stored vectors of one ``generation``, or of every model generation but ``keep``
+    (user-supplied vectors, :data:`GIVEN_GENERATION`, go only when asked for by that generation)."""
     stmt = delete(StoredVector).where(StoredVector.space_id == space_id)
     if generation is not None:
         stmt = stmt.where(StoredVector.generation == generation)
     if keep is not None:
-        stmt = stmt.where(StoredVector.generation != keep)
+        stmt = stmt.where(StoredVector.generation != keep, StoredVector.generation != GIVEN_GENERATION)
     return session.execute(stmt).rowcount or 0

@@ -272,16 +272,11 @@ class Evaluator:
 
     def _document_vectors(self, ref: SpaceRef, runtime: SpaceRuntime, docs: Sequence[Any]) -> list[np.ndarray | None]:
         """Unit vectors of the documents (stored ones first, else embedded now); None for an all-zero vector."""
-        from ..vector_store import reusable_vectors
-
-        dim = runtime.embedder.dim
         with self.db.sessions() as session:
-            mask, vectors = reusable_vectors(
-                session, ref.id, [d.id for d in docs], [d.content_hash for d in docs], dim, runtime.vector_generation
+            got = runtime.vectors_of(
+                session, [d.id for d in docs], [d.text for d in docs], [d.content_hash for d in docs]
             )
-        todo = [i for i in range(len(docs)) if not mask[i]]
-        if todo:
-            vectors[todo] = runtime.embedder.embed_documents([docs[i].text for i in todo])
+        vectors = got.vectors
         norms = np.linalg.norm(vectors, axis=1)
         return [vectors[i] / norms[i] if norms[i] > 0 else None for i in range(len(docs))]
 

@@ -41,7 +41,7 @@ def run_jobs(settings: Settings) -> int:
     ran = 0
     try:
         while (job_id := claim_next(db, "test")) is not None:
-            run_job(db, settings.spaces_dir, job_id)
+            run_job(db, settings.spaces_dir, job_id, engine_options=settings.engine_options)
             ran += 1
     finally:
         db.dispose()

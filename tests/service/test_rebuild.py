@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from embedders.base import NullProgress
+from embedders.capabilities import Capability
 from indexers.base import IndexSpec
 from service.build import BuildPlan, _embed_corpus
 from service.corpus import SqlCorpus
@@ -297,6 +298,7 @@ def test_another_process_reloads_the_new_generation(built: TestClient, db: Datab
 class FixedEmbedder:
     """A stand-in for a family that is not trained (like bert): the same text always gives the same vector."""
 
+    capabilities = frozenset({Capability.EMBED_TEXT})  # what the pipeline asks before embedding
     trainable = False
     dim = 4
     metric = "cosine"

@@ -1,0 +1,143 @@
+"""The shared steps of every query: resolve the space, catch it up, turn the filter into allowed ids, hydrate hits.
+
+Searches, recommendations, evaluations and word queries all start and end the
+same way; this is that one way, so a change to the query path (a faster filter,
+a cache) is made once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embedders.capabilities import Capability
+from embedders.errors import NotSupported
+from embedders.registry import has
+from indexers.base import SearchParams
+from indexers.errors import DimensionMismatch
+
+from .db import Database
+from .errors import InvalidK
+from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from .schemas import Hit
+from .spaces import SpaceRuntime, SpaceRuntimes
+
+
+def check_k(k: int, max_k: int, field: str = "k") -> None:
+    """The one k check of the service: 1..VECDEX_MAX_K, else ``invalid_k`` naming ``field``."""
+    if k <= 0 or k > max_k:
+        raise InvalidK(f"k must be between 1 and {max_k}, got {k}", field=field)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a search ranks by: a text, or a vector (exactly one)."""
+
+    text: str | None = None
+    vector: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, text: str | None, vector: Sequence[float] | None) -> Query:
+        return cls(text, None if vector is None else np.asarray(vector, dtype=np.float32))
+
+
+class QueryPath:
+    """Resolve + catch up + filter, rank (text or vector, keyword or dense), hydrate.
+
+    The path reads SQL twice: one session resolves the collection and space in
+    a single join and reads the head of the change log (so a space already
+    caught up skips the replay query), the other hydrates the hits with one
+    column select. ORM entities stay out of it: they cost more than the index
+    search itself.
+    """
+
+    def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
+        self.db = db
+        self.runtimes = runtimes
+        self.max_k = max_k
+
+    def resolve(
+        self, collection: str, space: str | None, where: dict[str, Any] | None = None
+    ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
+        """The space (default when None), loaded and caught up, and the ids its filter allows (None: all)."""
+        with self.db.sessions() as session:
+            ref = resolve_space(session, collection, space)
+            head = max_change_id(session, ref.collection_id)
+            allowed = filtered_ids(session, ref, where) if where else None
+        return ref, self.runtimes.get(ref, head), allowed
+
+    def ranked(
+        self,
+        runtime: SpaceRuntime,
+        query: Query,
+        k: int,
+        allowed: np.ndarray | None,
+        params: SearchParams | None = None,
+        exclude: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """The top ``k`` (doc id, score): by text in a keyword space, by vector (given or embedded) otherwise."""
+        if allowed is not None and exclude is not None:
+            allowed = allowed[allowed != exclude]
+        if allowed is not None and len(allowed) == 0:
+            return []
+        if runtime.keyword:
+            if query.text is None:
+                raise NotSupported(
+                    "a keyword space ranks texts: send a query, not a vector", field="vector"
+                )
+            return runtime.index.search_text(query.text, k, allowed_ids=allowed, exclude=exclude)  # type: ignore[union-attr]
+        vector = self.query_vector(runtime, query)
+        return self.nearest(runtime, vector, k, allowed, params, exclude)
+
+    @staticmethod
+    def query_vector(runtime: SpaceRuntime, query: Query) -> np.ndarray:
+        """The query as a vector of the space: the given one (its length checked), else the text embedded."""
+        if query.vector is None:
+            return runtime.embedder.embed_query(query.text or "")
+        if len(query.vector) != runtime.embedder.dim:
+            raise DimensionMismatch(
+                f"vector has {len(query.vector)} numbers; this space's vectors have {runtime.embedder.dim}",
+                field="vector",
+            )
+        return query.vector
+
+    @staticmethod
+    def nearest(
+        runtime: SpaceRuntime,
+        vector: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        params: SearchParams | None = None,
+        exclude: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """The index's ``k`` nearest to one vector (one more fetched when ``exclude`` may be among them)."""
+        if allowed is not None and exclude is not None:
+            allowed = allowed[allowed != exclude]
+        if allowed is not None and len(allowed) == 0:
+            return []
+        fetch = k + 1 if exclude is not None and allowed is None else k
+        scores, ids = runtime.index.search(vector[None, :], fetch, allowed_ids=allowed, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and i != exclude][:k]
+
+    def hydrate(self, pairs: list[tuple[int, float]], snippet: int) -> list[Hit]:
+        """Hits with their external id, snippet and metadata, in the order given."""
+        with self.db.sessions() as session:
+            rows = hit_rows(session, [i for i, _ in pairs], snippet)
+        # A hit deleted between the search and this read is dropped rather than shown half-empty.
+        return [
+            Hit(id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata)
+            for i, s in pairs
+            if i in rows
+        ]
+
+
+def answers(embedder_type: str, query: Query) -> bool:
+    """Whether a space of this family takes such a query when compare/hybrid pick spaces themselves:
+    text needs a family that embeds or keyword-scores text; a vector, a dense family that is not
+    trained on interactions (those answer items)."""
+    if query.text is not None:
+        return has(embedder_type, Capability.EMBED_TEXT) or has(embedder_type, Capability.KEYWORD)
+    return not has(embedder_type, Capability.KEYWORD) and not has(embedder_type, Capability.TRAIN_INTERACTIONS)
