@@ -207,3 +207,54 @@ def test_exact_search_and_k_above_the_milvus_limit(location: IndexLocation, monk
     monkeypatch.setattr(col, "MAX_TOPK", 50)  # k=80 > the (pretended) limit: answered exactly in numpy
     scores, found = index.search(queries, 80)
     assert np.array_equal(found, brute_force(vectors, ids, queries, 80, "ip")[1])
+
+
+# --- through the service ------------------------------------------------------------------
+
+
+def test_a_milvus_space_answers_like_a_faiss_space(tmp_path: Path, database_url: str) -> None:
+    """Same embedder, one space per backend, over the API: same top hits, and writes reach Milvus."""
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+    from service.db import Database
+    from service.jobs import claim_next, run_job
+    from service.migrate import upgrade
+    from tests.service.conftest import FAST_W2V, make_settings
+    from tests.service.corpus import topical_documents
+
+    upgrade(database_url)
+    settings = make_settings(tmp_path, database_url)  # VECDEX_MILVUS_URI unset: <data_dir>/milvus.db
+
+    def run_jobs() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            while (job_id := claim_next(db, "test")) is not None:
+                run_job(db, settings.spaces_dir, job_id, engine_options=settings.engine_options)
+        finally:
+            db.dispose()
+
+    with TestClient(create_app(settings, run_worker=False)) as c:
+        assert c.post("/collections", json={"name": "topics"}).status_code == 201
+        assert c.post("/collections/topics/documents", json={"documents": topical_documents()}).status_code == 200
+        for name, index in (("w2v_faiss", {"kind": "flat"}), ("w2v_milvus", {"backend": "milvus", "kind": "flat"})):
+            r = c.post("/collections/topics/spaces", json={"name": name, "embedder": FAST_W2V, "index": index})
+            assert r.status_code == 202, r.text
+            run_jobs()
+            space = c.get(f"/collections/topics/spaces/{name}").json()
+            assert space["status"] == "ready", space
+        assert c.get("/collections/topics/spaces/w2v_milvus").json()["index"]["backend"] == "milvus"
+        assert (settings.data_dir / "milvus.db").exists()
+
+        def top(query: str, space: str, k: int = 3) -> list[str]:
+            r = c.post("/collections/topics/search", json={"query": query, "k": k, "space": space})
+            assert r.status_code == 200, r.text
+            return [h["external_id"] for h in r.json()["hits"]]
+
+        for query in ("the striker scored a goal in the match", "investors fear inflation and interest rates"):
+            assert top(query, "w2v_milvus")[0] == top(query, "w2v_faiss")[0]
+        new = {"external_id": "sport-new", "text": "the goalkeeper saved a penalty in the league match"}
+        c.post("/collections/topics/documents", json={"documents": [new]})
+        assert top(new["text"], "w2v_milvus", 1) == ["sport-new"]
+        c.delete("/collections/topics/documents/sport-new")
+        assert "sport-new" not in top(new["text"], "w2v_milvus", 20)
