@@ -80,10 +80,16 @@ class SpaceNotFound(NotFound):
 
 
 class DocumentNotFound(NotFound):
-    """A document named by external id is not in the collection (also for the documents an evaluation's
-    pairs name)."""
+    """A document named by external id is not in the collection."""
 
     code = "document_not_found"
+
+
+class UnknownPairDocuments(DocumentNotFound):
+    """An evaluation's pairs name documents the collection lacks. Same code; 422, not 404, because the
+    resource asked for (the evaluation) exists and it is the body that is wrong, as clients saw before."""
+
+    status = 422
 
 
 class JobNotFound(NotFound):
@@ -108,10 +114,16 @@ class ItemNotFound(NotFound):
 
 
 class SpaceNotReady(Conflict):
-    """The space is still pending, building or failed, so it cannot be searched, evaluated or made
-    the default yet."""
+    """The space is still pending, building or failed, so it cannot be searched or evaluated yet."""
 
     code = "space_not_ready"
+
+
+class DefaultSpaceNotReady(SpaceNotReady):
+    """Only a ready space can become the collection's default. Same code; 422 as clients saw before
+    (the request names an unfit space rather than racing a build)."""
+
+    status = 422
 
 
 class SpaceBusy(Conflict):
@@ -133,9 +145,16 @@ class JobFinished(Conflict):
 
 
 class NotAnItemsCollection(Conflict):
-    """Interactions, recommendations or an item2vec space were asked of a collection whose kind is not items."""
+    """Interactions or recommendations were asked of a collection whose kind is not items."""
 
     code = "not_an_items_collection"
+
+
+class SpaceNeedsItems(NotAnItemsCollection):
+    """An item2vec space was asked of a documents collection. Same code; 422 as clients saw before,
+    because the space's spec (``embedder.type``) is what does not fit."""
+
+    status = 422
 
 
 class SpaceExists(AlreadyExists):

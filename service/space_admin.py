@@ -12,7 +12,7 @@ from embedders.errors import CorpusTooSmall
 from .corpus import SqlCorpus
 from .db import Database
 from .interactions import count_interactions, interaction_sequences
-from .errors import NotAnItemsCollection, SpaceBusy, SpaceExists, SpaceNotFound, SpaceNotReady
+from .errors import DefaultSpaceNotReady, SpaceBusy, SpaceExists, SpaceNeedsItems, SpaceNotFound
 from .jobs import ACTIVE, enqueue
 from .models import Collection, Job, Space, utcnow
 from .repository import get_collection, get_space
@@ -48,7 +48,7 @@ def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
 def _preflight_interactions(db: Database, collection: Collection, spec: EmbedderSpec, embedder: object) -> None:
     """item2vec learns from interactions: the collection must hold items, and sessions to learn from."""
     if getattr(collection, "kind", "documents") != "items":
-        raise NotAnItemsCollection(
+        raise SpaceNeedsItems(
             f"a {spec.type} space learns from user interactions: collection {collection.name!r} is a "
             "documents collection; create one with kind 'items'",
             field="embedder.type",
@@ -147,7 +147,7 @@ def make_default(session: Session, collection_name: str, space_name: str) -> Spa
     collection = get_collection(session, collection_name, lock=True)
     space = get_space(session, collection, space_name)
     if space.status != "ready":
-        raise SpaceNotReady(
+        raise DefaultSpaceNotReady(
             f"space {space_name!r} is {space.status}; only a ready space can be the default",
             field="space",
         )

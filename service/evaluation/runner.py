@@ -21,7 +21,7 @@ from embedders.bm25 import is_keyword
 from embedders.errors import NotSupported
 
 from ..db import Database
-from ..errors import DocumentNotFound, InvalidFile, SpaceNotFound
+from ..errors import InvalidFile, SpaceNotFound, UnknownPairDocuments
 from ..models import Document, Evaluation
 from ..repository import SpaceRef, get_collection, list_spaces, max_change_id, resolve_space
 from ..search import Searcher, check_k
@@ -246,7 +246,7 @@ class Evaluator:
         missing = [d for d in wanted if d not in docs]
         if missing:
             shown = ", ".join(repr(d) for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise DocumentNotFound(
+            raise UnknownPairDocuments(
                 f"{len(missing)} document(s) of the pairs are not in collection {collection!r}: {shown}",
                 field="pairs",
             )
