@@ -55,21 +55,30 @@ UTF-8 make an error record for their line (CSV: their record); the reading goes 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from service.errors import InvalidInput, NotFound
-from service.schemas import MAX_TEXT_CHARS, REQUIRE_TEXT, DocumentIn
+from service.schemas import REQUIRE_TEXT, DocumentIn
+
+from . import file_lines
+from .file_lines import (
+    MAX_LINE_BYTES,
+    _csv_rows,
+    _ensure_csv_field_limit,
+    _iter_byte_lines,
+    _json_type,
+    _reject_constant,
+    count_lines,
+)
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -84,14 +93,6 @@ __all__ = [
 FileFormat = Literal["jsonl", "csv", "text"]
 """A concrete file format; ``"auto"`` resolves to one of these."""
 
-MAX_LINE_BYTES = 16 * 1024 * 1024
-"""Longest physical line (JSONL/text) read into memory; longer ones become an error.
-
-16 MiB leaves room for a maximal text (1,000,000 characters, up to 4 bytes
-each in UTF-8, more when JSON-escaped) plus metadata, while still bounding
-memory when a file has no newlines at all.
-"""
-
 _EXTENSIONS: dict[str, FileFormat] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -99,7 +100,6 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".tsv": "csv",
 }
 _FORMATS = ("auto", "jsonl", "csv", "text")
-_BOM = codecs.BOM_UTF8
 _ID_ALIAS = "id"
 _METADATA_KEY = "metadata"
 # Lone surrogates U+DC80..U+DCFF are how the "surrogateescape" handler keeps
@@ -107,7 +107,6 @@ _METADATA_KEY = "metadata"
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
-_COUNT_CHUNK = 1024 * 1024
 
 T = TypeVar("T")
 
@@ -202,21 +201,6 @@ def read_documents(
     return _read_text(path)
 
 
-def count_lines(path: Path) -> int:
-    """Counts physical lines fast, as the total of an ingest progress bar.
-
-    Reads fixed-size binary chunks and counts newlines, which is far faster
-    than decoding and parsing. The count matches :attr:`ParsedRecord.line`,
-    so ``record.line`` is the progress position for every format (a CSV
-    header or multi-line record just advances it by more than one).
-    """
-    lines = 0
-    last = b"\n"
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(_COUNT_CHUNK):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n")
 
 
 def batched(records: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -238,30 +222,12 @@ def batched(records: Iterable[T], size: int) -> Iterator[list[T]]:
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _iter_byte_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Yields ``(line number, raw line)``; ``None`` for a line over the size cap.
-
-    ``readline(limit)`` keeps memory bounded; the rest of an oversized line is
-    drained in capped pieces so the following lines keep their numbers.
-    """
-    limit = MAX_LINE_BYTES
-    number = 0
-    while raw := fh.readline(limit):
-        number += 1
-        if number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
-        if len(raw) >= limit and not raw.endswith(b"\n"):
-            while (rest := fh.readline(limit)) and not rest.endswith(b"\n"):
-                pass
-            yield number, None
-        else:
-            yield number, raw
 
 
 def _decode_line(number: int, raw: bytes | None) -> str | ParsedRecord:
     """Decodes one raw line, or returns the error record that replaces it."""
     if raw is None:
-        return _error(number, f"line longer than {MAX_LINE_BYTES} bytes")
+        return _error(number, f"line longer than {file_lines.MAX_LINE_BYTES} bytes")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -339,8 +305,6 @@ def _missing_id(id_field: str) -> str:
 # --------------------------------------------------------------------------- JSONL
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _read_jsonl(path: Path, id_field: str, text_field: str, require_text: bool = True) -> Iterator[ParsedRecord]:
@@ -398,9 +362,6 @@ def _json_metadata(rest: dict[str, Any]) -> dict[str, Any] | str:
     return explicit
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 # --------------------------------------------------------------------------- plain text
@@ -421,17 +382,6 @@ def _read_text(path: Path) -> Iterator[ParsedRecord]:
 # --------------------------------------------------------------------------- CSV
 
 
-def _ensure_csv_field_limit() -> None:
-    """Lets a CSV cell hold a maximal text so DocumentIn, not csv, judges its length.
-
-    The csv module's default cap (131,072 characters) is below MAX_TEXT_CHARS.
-    The cap is process-wide, so it is only ever raised; keeping *a* cap (twice
-    the text limit) still bounds memory when an unterminated quote would
-    otherwise swallow the rest of a multi-gigabyte file.
-    """
-    wanted = 2 * MAX_TEXT_CHARS
-    if csv.field_size_limit() < wanted:
-        csv.field_size_limit(min(wanted, sys.maxsize))
 
 
 def _read_csv(
@@ -462,28 +412,6 @@ def _read_csv(
                 yield _csv_record(start, row, header, columns, convert, require_text)
 
 
-def _csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | str]]:
-    """Yields ``(start line, cells)`` or ``(start line, error)``, skipping blank rows.
-
-    ``reader.line_num`` counts physical lines consumed so far, so a record
-    starts one line after the previous record ended. In strict mode the csv
-    module discards the rest of a bad line and resumes on the next one,
-    which is what lets one malformed record not end the run.
-    """
-    consumed = 0
-    while True:
-        start = consumed + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            consumed = reader.line_num
-            yield start, f"malformed CSV: {exc}"
-            continue
-        consumed = reader.line_num
-        if any(cell.strip() for cell in row):
-            yield start, row
 
 
 def _csv_columns(

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from embedders.base import HasTrainedVectors, TrainsOnInteractions
+from embedders.capabilities import Capability
+from embedders.registry import has
 
 from .db import Database
 from .errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
@@ -134,7 +135,7 @@ class Recommender:
             head = max_change_id(session, ref.collection_id)
             allowed = filtered_ids(session, ref, where) if where else None
         runtime = self.runtimes.get(ref, head)
-        if not isinstance(runtime.embedder, TrainsOnInteractions) or not isinstance(runtime.embedder, HasTrainedVectors):
+        if not (has(runtime.embedder, Capability.TRAIN_INTERACTIONS) and has(runtime.embedder, Capability.TRAINED_VECTORS)):
             raise NotSupported(
                 f"space {ref.name!r} is a {ref.embedder_type} space; recommendations need an item2vec space",
                 field="space",

@@ -6,7 +6,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from embedders import registry
-from embedders.base import EmbedderSpec, TrainsOnInteractions
+from embedders.base import EmbedderSpec
+from embedders.capabilities import Capability
 from embedders.errors import CorpusTooSmall
 
 from .corpus import SqlCorpus
@@ -31,7 +32,7 @@ def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
     so "corpus too small" and "empty vocabulary" are a 422 rather than a failed job.
     """
     embedder = registry.create(spec)
-    if isinstance(embedder, TrainsOnInteractions):
+    if registry.has(embedder, Capability.TRAIN_INTERACTIONS):
         _preflight_interactions(db, collection, spec, embedder)
         return
     corpus = SqlCorpus(db, collection.id)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from embedders.base import WordVectors
-from embedders.bm25 import is_keyword
+from embedders.capabilities import Capability
+from embedders.registry import has
 from embedders.errors import NotSupported
 
 from ..db import Database
@@ -253,7 +253,7 @@ class Evaluator:
         index = {d: i for i, d in enumerate(wanted)}
 
         def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
-            if is_keyword(runtime.embedder):
+            if runtime.keyword:
                 return SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason="a keyword space has no vectors")
             vectors = self._document_vectors(ref, runtime, [docs[d] for d in wanted])
             predicted: list[float | None] = []
@@ -294,7 +294,7 @@ class Evaluator:
 
         def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
             kv = getattr(runtime.embedder, "keyed_vectors", None)
-            if not isinstance(runtime.embedder, WordVectors) or kv is None:
+            if not has(runtime.embedder, Capability.WORD_VECTORS) or kv is None:
                 return SpaceResult(
                     ref.name, ref.embedder_type, NOT_APPLICABLE, reason=f"{ref.embedder_type} has no static word vectors"
                 )

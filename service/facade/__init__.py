@@ -12,6 +12,7 @@ Where things go: a new use case is a keyword-only method on one of the groups
 the HTTP route and the CLI command that expose it are one-liners calling it.
 """
 
-from .vecdex import Core, Vecdex
+from .core import Core
+from .vecdex import Vecdex
 
 __all__ = ["Core", "Vecdex"]

@@ -26,7 +26,7 @@ from ..schemas import (
     UpsertResult,
 )
 from ..views import collection_view, document_view
-from .vecdex import Core
+from .core import Core
 
 
 class Collections:

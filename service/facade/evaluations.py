@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..evaluation.requests import EvaluationRequest, EvaluationRun, SpaceEvaluation
 from ..evaluation.runner import Evaluator
 from ..evaluation.store import EvaluationPublic, list_evaluations
-from .vecdex import Core
+from .core import Core
 
 
 class Evaluations:

@@ -18,7 +18,7 @@ from ..recommend import Recommender
 from ..recommend_schemas import RecommendRequest, RecommendResponse, UserRecommendRequest
 from ..repository import get_collection
 from ..schemas import HistoryEntry, InteractionIn, InteractionsIngest, InteractionsIngested
-from .vecdex import Core
+from .core import Core
 
 
 class Interactions:

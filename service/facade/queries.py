@@ -17,7 +17,7 @@ from ..schemas import (
     WordNeighbors,
 )
 from ..query_path import Query
-from .vecdex import Core
+from .core import Core
 
 
 class Queries:

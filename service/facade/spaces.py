@@ -12,7 +12,7 @@ from ..repository import get_collection, get_space, list_spaces
 from ..space_admin import create_space, delete_space, make_default, rebuild_space
 from ..space_schemas import JobPublic, SpaceCreate, SpaceCreated, SpacePublic
 from ..views import job_view, space_view
-from .vecdex import Core
+from .core import Core
 
 
 class Spaces:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..db import Database
@@ -10,24 +9,15 @@ from ..migrate import check_schema
 from ..search import Searcher
 from ..settings import Settings, get_settings
 from ..spaces import SpaceRuntimes
+from .collections import Collections, Documents
+from .core import Core
+from .evaluations import Evaluations
+from .items import Interactions, Recommendations
+from .queries import Queries
+from .spaces import Jobs, Spaces
 
 if TYPE_CHECKING:
     from ..jobs import Worker
-
-
-@dataclass(frozen=True)
-class Core:
-    """The collaborators every use-case group shares: built once, handed to each group.
-
-    A group holds only this, never state of its own, so two doors over one
-    ``Vecdex`` (an app and its embedded worker, a CLI command) see one cache of
-    loaded spaces and one connection pool.
-    """
-
-    settings: Settings
-    db: Database
-    runtimes: SpaceRuntimes
-    searcher: Searcher
 
 
 class Vecdex:
@@ -46,12 +36,6 @@ class Vecdex:
     """
 
     def __init__(self, settings: Settings, *, db: Database | None = None) -> None:
-        from .collections import Collections, Documents
-        from .evaluations import Evaluations
-        from .items import Interactions, Recommendations
-        from .queries import Queries
-        from .spaces import Jobs, Spaces
-
         db = db or Database(settings.resolved_database_url)
         runtimes = SpaceRuntimes(db, settings.spaces_dir, settings.snapshot_every, settings.engine_options)
         self.core = Core(settings=settings, db=db, runtimes=runtimes, searcher=Searcher(db, runtimes, settings.max_k))

@@ -74,7 +74,11 @@ def test_ingest_space_search_jobs(env: Path) -> None:
     assert code == 2 and "nprobe" in out
 
     code, out = run("jobs", "list")
-    assert "build_space\tsucceeded\ttopics/w2v\tindex 1/1" in out
+    # the index phase reports real progress: every indexed vector, not 0/1 then 1/1
+    assert "build_space\tsucceeded\ttopics/w2v\tindex " in out
+    done, total = out.split("topics/w2v\tindex ")[1].split()[0].split("/")
+    documents = run("collection", "list")[1].split("\t")[2].split()[0]
+    assert done == total == documents
     code, out = run("jobs", "show", "1")
     assert json.loads(out)["status"] == "succeeded"
     code, out = run("jobs", "cancel", "1")

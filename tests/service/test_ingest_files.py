@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service import ingest_files
+from service import file_lines
 from service.errors import InvalidInput, NotFound
 from service.ingest_files import ParsedRecord, batched, count_lines, detect_format, read_documents
 from service.schemas import DocumentIn
@@ -133,7 +133,7 @@ def test_jsonl_bad_utf8_is_an_error_for_that_line_only(tmp_path: Path) -> None:
 def test_overlong_line_is_an_error_and_later_lines_keep_their_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_files, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(file_lines, "MAX_LINE_BYTES", 64)  # the cap lives with the line reader
     long_line = json.dumps({"id": "long", "text": "x" * 500})
     content = jsonl({"id": "a", "text": "x"}) + long_line + "\n" + jsonl({"id": "c", "text": "z"})
     records = list(read_documents(write(tmp_path, "long.jsonl", content)))
