@@ -26,6 +26,7 @@ from .db import Database
 from .errors import InvalidInput, NotSupported
 from .interactions import load_interactions, require_items
 from .models import Space
+from .query_path import check_k
 from .repository import get_collection, get_space
 
 FEW_CASES = 30
@@ -206,8 +207,7 @@ def evaluate_source(
         CorpusTooSmall: no test case (no user with an event after the cutoff and one before it), or
             too little before the cutoff to train on.
     """
-    if k < 1:
-        raise InvalidInput(f"k must be at least 1, got {k}", field="k")
+    check_k(k, None)
     if not 0.0 < test_fraction < 1.0:
         raise InvalidInput(f"test fraction must be in (0, 1), got {test_fraction}", field="test_fraction")
     split = time_split(source.interactions, test_fraction)
@@ -255,8 +255,7 @@ def tune_source(
     """:func:`embedders.item2vec.tune.tune` around the source's spec; trials as plain dicts (base first)."""
     from embedders.item2vec.tune import tune
 
-    if k < 1:
-        raise InvalidInput(f"k must be at least 1, got {k}", field="k")
+    check_k(k, None)
     if not budget_seconds >= 0:
         raise InvalidInput(f"budget must be >= 0 seconds, got {budget_seconds}", field="budget")
     t0 = time.perf_counter()

@@ -26,9 +26,13 @@ from .schemas import Hit
 from .spaces import SpaceRuntime, SpaceRuntimes
 
 
-def check_k(k: int, max_k: int, field: str = "k") -> None:
-    """The one k check of the service: 1..VECDEX_MAX_K, else ``invalid_k`` naming ``field``."""
-    if k <= 0 or k > max_k:
+def check_k(k: int, max_k: int | None, field: str = "k") -> None:
+    """The one k check of the service: 1..VECDEX_MAX_K (no upper bound when ``max_k`` is None), else
+    ``invalid_k`` naming ``field``."""
+    if max_k is None:
+        if k <= 0:
+            raise InvalidK(f"k must be at least 1, got {k}", field=field)
+    elif k <= 0 or k > max_k:
         raise InvalidK(f"k must be between 1 and {max_k}, got {k}", field=field)
 
 

@@ -36,7 +36,8 @@ from .errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
 from .models import Document
 from .recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
 from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
-from .search import check_k
+from .fusion import fuse
+from .query_path import check_k
 from .spaces import SpaceRuntime, SpaceRuntimes
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
@@ -361,11 +362,10 @@ class Recommender:
         if len(rankings) == 1:
             src = rankings[0].source
             return [(i, s, src) for i, s in rankings[0].pairs[:k]]
-        fused: dict[int, float] = {}
-        first: dict[int, tuple[float, str]] = {}
-        for ranked in rankings:
-            for rank, (i, s) in enumerate(ranked.pairs):
-                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-                first.setdefault(i, (s, ranked.source))
-        order = sorted(fused, key=lambda i: -fused[i])[:k]
-        return [(i, first[i][0], first[i][1]) for i in order]
+        # service.fusion's RRF over the lists (two may come from one source), keyed by position.
+        fused = fuse({str(n): ranked.pairs for n, ranked in enumerate(rankings)}, "rrf", rrf_k=RRF_K)[:k]
+        out: list[tuple[int, float, str]] = []
+        for doc_id, _, per_list in fused:
+            first = min(per_list, key=int)
+            out.append((doc_id, per_list[first][1], rankings[int(first)].source))
+        return out
