@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from embedders.errors import InvalidVectors as _GivenVectorsInvalid
 from embedders.errors import VecdexError
 
 
@@ -36,14 +37,14 @@ class IndexFileError(IndexerError):
     code = "index_file_error"
 
 
-class InvalidVectors(IndexerError):
+class InvalidVectors(IndexerError, _GivenVectorsInvalid):
     """Vectors or queries that are not real numbers or hold NaN / infinity.
 
     FAISS would accept them silently and return garbage (a NaN in an HNSW graph
     poisons every search that reaches it), so they are refused at the door.
+    One condition, one code: it refines the embedders' ``InvalidVectors`` (the
+    check of user-supplied vectors), so callers catching either catch both.
     """
-
-    code = "invalid_vectors"
 
 
 class InsufficientTrainingData(IndexerError):
