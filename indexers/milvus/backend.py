@@ -67,8 +67,8 @@ class MilvusBackend:
         progress: Progress | None = None,
     ) -> MilvusIndex:
         """A collection holding ``vectors``: ``auto`` sized by ``len(ids)`` and IVF lists chosen as
-        FAISS does, inserted in chunks (progress phase ``"index"``), then flushed so Milvus builds
-        the index on sealed segments before the first search.
+        FAISS does, inserted in chunks (progress phase ``"index"``), then flushed and waited on until
+        Milvus has indexed every row (it builds in the background), so the first search is fast.
 
         Raises:
             InsufficientTrainingData: an explicit ``ivf`` with fewer than 39 vectors per list.
@@ -92,6 +92,7 @@ class MilvusBackend:
             index.insert_new(ids, vectors, progress)
             with engine_errors(f"flushing {index.name!r}"):
                 client_for(index.uri).flush(index.name)
+            col.wait_for_index(client_for(index.uri), index.name)
         except BaseException:
             col.drop_collection(client_for(index.uri), index.name)
             raise

@@ -23,7 +23,9 @@ collection drops it too (no second collection to keep in step).
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..base import ConcreteKind, IndexSpec, Metric, SearchParams
@@ -32,6 +34,8 @@ from .connection import engine_errors
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHECKPOINT_PROPERTY",
@@ -48,6 +52,7 @@ __all__ = [
     "milvus_metric",
     "read_checkpoint",
     "search_params",
+    "wait_for_index",
     "write_checkpoint",
 ]
 
@@ -59,6 +64,7 @@ MAX_TOPK = 16_384  # Milvus's ceiling on a search's limit (and on query offset +
 MAX_EF = 32_768  # Milvus's ceiling on HNSW ef; ef must also be >= the limit
 EMPTY_IVF_NLIST = 128  # an explicit ivf created empty has no N to size 4*sqrt(N) by: Milvus's own default
 MAX_NAME_LENGTH = 255
+INDEX_WAIT_S = 3_600.0  # a bulk build waits this long at most for Milvus to finish indexing
 
 _INDEX_TYPES: dict[ConcreteKind, str] = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}
 
@@ -212,3 +218,30 @@ def search_params(
         nprobe = lists if exhaustive else min(params.nprobe or spec.ivf_nprobe, lists)
         return {"params": {"nprobe": nprobe}}
     return {"params": {}}
+
+
+def wait_for_index(client: MilvusClient, name: str, timeout_s: float = INDEX_WAIT_S) -> bool:
+    """Block until Milvus has indexed every row, so the first searches use the index.
+
+    Milvus (server and lite alike) builds a segment's index in the background
+    after the flush that seals it; until then searches scan the segment by
+    brute force: correct but slow, and a benchmark would measure the wrong
+    thing. Returns False (and logs) if ``timeout_s`` passes first; the index is
+    still usable then, only not yet fast.
+    """
+    deadline = time.monotonic() + timeout_s
+    # milvus-lite reports every index as finished at once, but its load() builds (or reads) each
+    # segment's index synchronously: releasing and loading again is its way of waiting.
+    with engine_errors(f"loading the index of {name!r}"):
+        client.release_collection(name)
+        client.load_collection(name)
+    while True:
+        with engine_errors(f"waiting for the index of {name!r}"):
+            info = client.describe_index(name, VECTOR_FIELD) or {}
+        total, done = int(info.get("total_rows", 0)), int(info.get("indexed_rows", 0))
+        if done >= total and not int(info.get("pending_index_rows", 0)):
+            return True
+        if time.monotonic() > deadline:
+            log.warning("Milvus index of %s not finished after %.0f s (%d of %d rows)", name, timeout_s, done, total)
+            return False
+        time.sleep(0.2)
