@@ -1,0 +1,188 @@
+"""FAISS vs Milvus (milvus-lite) behind the same VectorIndex API, on the same vectors.
+
+    nice .venv/bin/python bench/bench_backends.py [--n 100000] [--dim 384] [--kinds hnsw flat]
+
+Both engines get the SAME seeded random unit vectors (cosine), the same
+IndexSpec (kind, M, efConstruction, efSearch) and the same queries, through
+``indexers.factory`` exactly as the service calls them, so the numbers are what
+a space on either backend costs. Per kind and backend:
+
+* build seconds: ``factory.build`` (Milvus: insert + flush, which seals the
+  segment and builds its index before the first search);
+* p50 / p95 search latency of one query (k=10) over ``--queries`` queries;
+* filtered p50 with allowed ids = 1% and 50% of the ids (``--filtered-queries``);
+* recall@10 against exact numpy brute force (unfiltered, and for each filter).
+
+Queries alternate between the engines (FAISS, Milvus, FAISS, ...) so load from
+other users of the machine hits both alike; ratios are Milvus / FAISS.
+Random unit vectors in 384-d have no cluster structure, which makes HNSW's
+recall a lower bound compared with real embeddings; the comparison is fair
+because both engines see the same data. Writes bench/results/backends.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from indexers import EngineOptions, IndexLocation, IndexSpec, factory  # noqa: E402
+from indexers.base import VectorIndex  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"
+K = 10
+BACKENDS = ("faiss", "milvus")
+FILTERS = {"1%": 0.01, "50%": 0.5}
+
+
+def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def exact_top_k(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
+    """Ground truth by numpy: inner product of unit vectors = cosine."""
+    scores = queries @ vectors.T
+    if mask is not None:
+        scores[:, ~mask] = -np.inf
+    top = np.argpartition(-scores, k, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+    return ids[np.take_along_axis(top, order, axis=1)]
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
+
+
+def timed_queries(
+    indexes: dict[str, VectorIndex], queries: np.ndarray, allowed: np.ndarray | None
+) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
+    """One query at a time, engines interleaved; returns latencies (s) and result ids per engine."""
+    lat: dict[str, list[float]] = {b: [] for b in indexes}
+    found: dict[str, list[np.ndarray]] = {b: [] for b in indexes}
+    for i, q in enumerate(queries):
+        order = list(indexes) if i % 2 == 0 else list(reversed(indexes))
+        for backend in order:
+            t = time.perf_counter()
+            _, ids = indexes[backend].search(q, K, allowed_ids=allowed)
+            lat[backend].append(time.perf_counter() - t)
+            found[backend].append(ids[0])
+    return lat, {b: np.stack(v) for b, v in found.items()}
+
+
+def pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p)) * 1000.0
+
+
+def run_kind(kind: str, args: argparse.Namespace, vectors: np.ndarray, ids: np.ndarray, root: Path) -> dict[str, Any]:
+    options = EngineOptions(milvus_uri=str(root / "milvus.db"))
+    queries = unit_vectors(args.queries, args.dim, seed=2)
+    indexes: dict[str, VectorIndex] = {}
+    out: dict[str, Any] = {"kind": kind, "backends": {b: {} for b in BACKENDS}}
+    for backend in BACKENDS:  # builds one after the other: each gets the machine to itself
+        spec = IndexSpec(backend=backend, kind=kind, hnsw_m=32, hnsw_ef_construction=64, hnsw_ef_search=128)
+        location = IndexLocation(root / f"{backend}-{kind}" / "index", f"bench_{kind}", options)
+        t = time.perf_counter()
+        indexes[backend] = factory.build(spec, args.dim, "cosine", ids, vectors, location)
+        out["backends"][backend]["build_s"] = round(time.perf_counter() - t, 3)
+        print(f"  {kind}/{backend}: built in {out['backends'][backend]['build_s']} s", flush=True)
+        for index in indexes.values():  # warm-up (first Milvus search loads the segment)
+            index.search(queries[0], K)
+
+    truth = exact_top_k(vectors, ids, queries, K, None)
+    lat, found = timed_queries(indexes, queries, None)
+    for b in BACKENDS:
+        out["backends"][b].update(
+            p50_ms=round(pct(lat[b], 50), 3), p95_ms=round(pct(lat[b], 95), 3), recall_at_10=round(recall(found[b], truth), 4)
+        )
+    rng = np.random.default_rng(3)
+    fq = queries[: args.filtered_queries]
+    for label, fraction in FILTERS.items():
+        allowed = rng.choice(ids, int(len(ids) * fraction), replace=False)
+        mask = np.isin(ids, allowed)
+        ftruth = exact_top_k(vectors, ids, fq, K, mask)
+        lat, found = timed_queries(indexes, fq, allowed)
+        for b in BACKENDS:
+            out["backends"][b][f"filtered_{label}_p50_ms"] = round(pct(lat[b], 50), 3)
+            out["backends"][b][f"filtered_{label}_recall_at_10"] = round(recall(found[b], ftruth), 4)
+            assert np.isin(found[b], allowed).all() and (found[b] >= 0).all()
+        print(f"  {kind}: filter {label} done", flush=True)
+    faiss_r, milvus_r = out["backends"]["faiss"], out["backends"]["milvus"]
+    out["ratio_milvus_over_faiss"] = {
+        key: round(milvus_r[key] / faiss_r[key], 2) if faiss_r[key] else None
+        for key in faiss_r
+        if "recall" not in key
+    }
+    for backend in BACKENDS:
+        indexes[backend].save(root / f"{backend}-{kind}" / "index")
+        factory.destroy(root / f"{backend}-{kind}" / "index", options)
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    cols = [
+        ("build s", "build_s"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("recall@10", "recall_at_10"),
+        ("filt 1% p50 ms", "filtered_1%_p50_ms"), ("filt 1% recall", "filtered_1%_recall_at_10"),
+        ("filt 50% p50 ms", "filtered_50%_p50_ms"), ("filt 50% recall", "filtered_50%_recall_at_10"),
+    ]
+    lines = ["| kind | backend | " + " | ".join(c for c, _ in cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for r in results:
+        for b in BACKENDS:
+            lines.append(f"| {r['kind']} | {b} | " + " | ".join(str(r["backends"][b][k]) for _, k in cols) + " |")
+        ratios = r["ratio_milvus_over_faiss"]
+        lines.append(
+            f"| {r['kind']} | milvus/faiss | " + " | ".join(str(ratios.get(k, "")) if k in ratios else "" for _, k in cols) + " |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--filtered-queries", type=int, default=100)
+    parser.add_argument("--kinds", nargs="+", default=["hnsw", "flat"])
+    args = parser.parse_args()
+    reason = factory.get_backend("milvus").available()
+    if reason:
+        sys.exit(f"milvus backend unavailable: {reason}")
+    vectors = unit_vectors(args.n, args.dim, seed=1)
+    ids = (np.arange(args.n, dtype=np.int64) * 3 + 1000)  # sparse SQL-like ids, not positions
+    results = []
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="vecdex-bench-backends-") as tmp:
+        for kind in args.kinds:
+            print(f"{kind}: {args.n} x {args.dim}", flush=True)
+            results.append(run_kind(kind, args, vectors, ids, Path(tmp)))
+    import faiss
+    import milvus_lite
+    import pymilvus
+
+    report = {
+        "n": args.n, "dim": args.dim, "k": K, "metric": "cosine", "queries": args.queries,
+        "filtered_queries": args.filtered_queries, "spec": {"hnsw_m": 32, "hnsw_ef_construction": 64, "hnsw_ef_search": 128},
+        "milvus": "milvus-lite (in-process gRPC server, local .db file)",
+        "versions": {"faiss": faiss.__version__, "pymilvus": pymilvus.__version__, "milvus_lite": milvus_lite.__version__},
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "seconds": round(time.time() - started, 1), "results": results,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(results))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
