@@ -217,9 +217,9 @@ def test_a_milvus_space_answers_like_a_faiss_space(tmp_path: Path, database_url:
     from fastapi.testclient import TestClient
 
     from service.api import create_app
-    from service.db import Database
-    from service.jobs import claim_next, run_job
-    from service.migrate import upgrade
+    from service.store.db import Database
+    from service.runtime.jobs import claim_next, run_job
+    from service.store.migrate import upgrade
     from tests.service.conftest import FAST_W2V, make_settings
     from tests.service.corpus import topical_documents
 
