@@ -186,7 +186,7 @@ class Service:
 
         from service.api import create_app
         from service.facade import Vecdex
-        from service.migrate import upgrade
+        from service.store.migrate import upgrade
         from service.settings import Settings
 
         self.settings = Settings(data_dir=data, embedded_worker=False)
@@ -239,7 +239,7 @@ class Service:
         """external id -> the vector the build stored."""
         from sqlalchemy import select
 
-        from service.models import Document, StoredVector
+        from service.store.models import Document, StoredVector
 
         with self.db.session() as s:
             rows = s.execute(
@@ -419,7 +419,7 @@ def bench(n: int, reps: int, profile_to: Path | None, workdir: Path) -> dict[str
     assert max(tokens) <= raw_model.max_seq_length, max(tokens)
     log(f"{n} documents, {statistics.mean(tokens):.0f} tokens on average (max {max(tokens)}); warming up ...")
     raw_model.encode(texts[:64], batch_size=32)
-    from service.corpus import SqlCorpus
+    from service.store.corpus import SqlCorpus
 
     build_page = SqlCorpus.__init__.__defaults__[0]  # type: ignore[index]  # documents per embed call in a build
     pad = {

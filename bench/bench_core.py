@@ -85,7 +85,7 @@ def summary(latencies: list[float]) -> dict[str, float]:
 
 def bench_search(n: int, queries: int, k: int, workdir: Path) -> dict[str, Any]:
     from service.facade import Vecdex
-    from service.migrate import upgrade
+    from service.store.migrate import upgrade
     from service.schemas import CollectionCreate, DocumentIn, SearchRequest
     from service.settings import Settings
     from service.space_schemas import SpaceCreate
@@ -118,13 +118,13 @@ def bench_search(n: int, queries: int, k: int, workdir: Path) -> dict[str, Any]:
     filtered = [SearchRequest(query=q, k=k, filter={"bucket": 3}, snippet_chars=200) for q in qtexts]
 
     # Raw FAISS: the very vectors vecdex indexed, in a fresh index of the same kind.
-    from service.models import Space
+    from service.store.models import Space
 
     with db.session() as s:
         space = s.query(Space).one()
         kind = space.index_kind
     runtime = runtimes.get(space)
-    from service.models import StoredVector
+    from service.store.models import StoredVector
 
     with db.session() as s:
         rows = s.query(StoredVector.document_id, StoredVector.vector).filter(StoredVector.space_id == space.id).all()

@@ -160,7 +160,7 @@ def instrument() -> None:
     """Time every family's ``embed_documents`` and ``SpaceRuntime.catch_up``."""
     from embedders import BiLSTMEmbedder, Doc2VecEmbedder, Word2VecEmbedder
     from embedders.bert.embedder import BertEmbedder
-    from service.spaces import SpaceRuntime
+    from service.runtime.spaces import SpaceRuntime
 
     for cls in (Word2VecEmbedder, Doc2VecEmbedder, BiLSTMEmbedder, BertEmbedder):
         original = cls.embed_documents
@@ -196,7 +196,7 @@ def instrument() -> None:
 def raw_callable(family: str, svc: Service, space_id: int, quick_model: Any = None) -> tuple[Callable[[list[str]], Any], dict[str, Callable[[list[str]], Any]]]:
     """The raw call for a family (and extra raw variants), on the trained model loaded from the space's directory."""
     from embedders import registry
-    from service.spaces import EMBEDDER_DIR, space_dir
+    from service.runtime.spaces import EMBEDDER_DIR, space_dir
 
     directory = space_dir(svc.settings.spaces_dir, space_id, 0) / EMBEDDER_DIR
     extras: dict[str, Callable[[list[str]], Any]] = {}
@@ -271,7 +271,7 @@ def run_raw(call: Callable[[list[str]], Any], texts: list[str], desc: str) -> di
 def count_rows(svc: Service, collection: str, space_id: int) -> tuple[int, int]:
     from sqlalchemy import func, select
 
-    from service.models import Collection, Document, StoredVector
+    from service.store.models import Collection, Document, StoredVector
 
     with svc.db.session() as s:
         docs = s.scalar(
@@ -423,7 +423,7 @@ def bench_family(
 
 def _loaded_embedder(svc: Service, space_id: int) -> Any:
     """The embedder instance of the space the API process has loaded (the one the writes use)."""
-    from service.spaces import SpaceRuntime
+    from service.runtime.spaces import SpaceRuntime
 
     for obj in _app_runtimes(svc)._cache.values():
         if isinstance(obj, SpaceRuntime) and obj.space_id == space_id:

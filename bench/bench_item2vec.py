@@ -99,7 +99,7 @@ def make_catalogue(
 ) -> tuple[Any, Any, dict[str, float]]:
     """A migrated SQLite database with items collection "shop" (metadata group, in_stock ~50 %) and the log."""
     from service.facade import Vecdex
-    from service.migrate import upgrade
+    from service.store.migrate import upgrade
     from service.schemas import CollectionCreate, DocumentIn, InteractionIn
     from service.settings import Settings
 
@@ -153,8 +153,8 @@ def bench_training(n_interactions: int, repeats: int, workers: int, workdir: Pat
     from gensim.models import Word2Vec
 
     from embedders.item2vec import Item2VecSpec, build_sequences, planted_log
-    from service.interactions import load_interactions
-    from service.models import Collection
+    from service.store.interactions import load_interactions
+    from service.store.models import Collection
 
     t0 = time.perf_counter()
     events, groups = planted_log(
@@ -287,9 +287,9 @@ class RawRecommender:
 
 def bench_recommend(n_items: int, queries: int, k: int, workdir: Path) -> dict[str, Any]:
     from embedders.item2vec import Item2VecEmbedder, planted_log, recency_weights
-    from service.models import Document, Space
+    from service.store.models import Document, Space
     from service.recommend_schemas import UserRecommendRequest
-    from service.spaces import EMBEDDER_DIR, space_dir
+    from service.runtime.spaces import EMBEDDER_DIR, space_dir
 
     items_per_group = 50
     t0 = time.perf_counter()
@@ -397,7 +397,7 @@ def bench_recommend(n_items: int, queries: int, k: int, workdir: Path) -> dict[s
     # In-process: vecdex's Recommender without HTTP (same bodies), to split the HTTP cost from the rest.
     from service.facade import Vecdex
     from service.recommend_schemas import RecommendRequest
-    from service.repository import filtered_ids, get_collection
+    from service.store.repository import filtered_ids, get_collection
 
     local = Vecdex(settings.model_copy(update={"max_k": 1000}))
     local_db = local.db
@@ -501,8 +501,8 @@ def bench_recommend(n_items: int, queries: int, k: int, workdir: Path) -> dict[s
 
 def _in_stock_ids(settings: Any) -> np.ndarray:
     """SQL ids of the items whose metadata says in_stock (what the filter selects)."""
-    from service.db import Database
-    from service.repository import filtered_ids, get_collection
+    from service.store.db import Database
+    from service.store.repository import filtered_ids, get_collection
 
     db = Database(settings.resolved_database_url)
     try:

@@ -268,7 +268,7 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 def build_collection(n: int, workdir: Path) -> tuple[Any, Any, Path, list[str], dict[str, Any]]:
     """Ingest ``n`` documents and build a flat, an hnsw and an ivf space through the facade; returns its Vecdex."""
     from service.facade import Vecdex
-    from service.migrate import upgrade
+    from service.store.migrate import upgrade
     from service.schemas import CollectionCreate, DocumentIn
     from service.settings import Settings
     from service.space_schemas import SpaceCreate
@@ -299,7 +299,7 @@ def build_collection(n: int, workdir: Path) -> tuple[Any, Any, Path, list[str], 
 
 
 def space_vectors(db: Any, kind: str) -> tuple[Any, np.ndarray, np.ndarray]:
-    from service.models import Space, StoredVector
+    from service.store.models import Space, StoredVector
 
     with db.session() as s:
         space = s.query(Space).filter(Space.name == kind).one()

@@ -11,7 +11,7 @@ Nothing is learnt from the corpus beyond its term statistics, which
 :class:`KeywordIndex` recomputes, so the saved "model" is only the spec, and the
 index snapshot is only a manifest recording the change id it reflects; the
 service refills the index from SQL when it loads the space (see
-``service.spaces``) and replays the change log after that id as for any space.
+``service.runtime.spaces``) and replays the change log after that id as for any space.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from embedders.datasets import lee_background, lee_test
 
 from .errors import NotFound
 from .facade import Vecdex
-from .migrate import upgrade
+from .store.migrate import upgrade
 from .schemas import CollectionCreate, DocumentIn
 from .settings import Settings, get_settings
 from .space_schemas import SpaceCreate

@@ -104,7 +104,7 @@ def key_values(items: Optional[list[str]], option: str) -> dict[str, Any]:
 
 def run_in_foreground(vx: Vecdex, job_id: int, label: str) -> None:
     """Run a queued build job here with a progress bar (``--wait``, the demo); exit 2 if it fails."""
-    from ..progress import TqdmProgress
+    from ..runtime.progress import TqdmProgress
 
     bar = TqdmProgress(label)
     try:

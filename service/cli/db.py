@@ -10,7 +10,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrate the database to the latest schema (run before the first `serve` and after upgrades)."""
-    from ..migrate import upgrade
+    from ..store.migrate import upgrade
     from ..settings import get_settings
 
     url = get_settings().resolved_database_url
@@ -21,8 +21,8 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and of the code."""
-    from ..db import Database
-    from ..migrate import current_revision, head_revision
+    from ..store.db import Database
+    from ..store.migrate import current_revision, head_revision
     from ..settings import get_settings
 
     url = get_settings().resolved_database_url

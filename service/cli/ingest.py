@@ -70,7 +70,7 @@ def ingest(
     from tqdm import tqdm
 
     from ..errors import NotFound
-    from ..ingest_files import count_lines, read_documents
+    from ..files.ingest_files import count_lines, read_documents
     from ..schemas import CollectionCreate
 
     vx = vecdex()
@@ -139,8 +139,8 @@ def ingest_interactions(
     """
     from tqdm import tqdm
 
-    from ..ingest_files import count_lines
-    from ..interaction_files import read_interactions
+    from ..files.ingest_files import count_lines
+    from ..files.interaction_files import read_interactions
 
     vx = vecdex()
     if unknown_items not in ("reject", "create"):

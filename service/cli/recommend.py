@@ -111,8 +111,8 @@ def item2vec_evaluate(
     the events before the cutoff (never a space's own model: it saw the test
     events) and asks each method for every test user's last item from their history.
     """
-    from ..item2vec_reports import iso
-    from ..progress import TqdmProgress
+    from ..evaluation.item2vec import iso
+    from ..runtime.progress import TqdmProgress
 
     vx = vecdex()
     overrides = key_values(param, "--param")
@@ -162,8 +162,8 @@ def item2vec_tune(
     """
     import shlex
 
-    from ..item2vec_reports import create_command, param_args
-    from ..progress import TqdmProgress
+    from ..evaluation.item2vec import create_command, param_args
+    from ..runtime.progress import TqdmProgress
 
     vx = vecdex()
     overrides = key_values(param, "--param")

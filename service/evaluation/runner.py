@@ -20,12 +20,12 @@ from embedders.capabilities import Capability
 from embedders.registry import has
 from embedders.errors import NotSupported
 
-from ..db import Database
+from ..store.db import Database
 from ..errors import InvalidFile, SpaceNotFound, UnknownPairDocuments
-from ..models import Document, Evaluation
-from ..repository import SpaceRef, get_collection, list_spaces, max_change_id, resolve_space
-from ..search import Searcher, check_k
-from ..spaces import SpaceRuntime
+from ..store.models import Document, Evaluation
+from ..store.repository import SpaceRef, get_collection, list_spaces, max_change_id, resolve_space
+from ..query.search import Searcher, check_k
+from ..runtime.spaces import SpaceRuntime
 from . import metrics as m
 from .formats import Query
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Evaluation, Space
-from ..repository import get_collection, get_space
+from ..store.models import Evaluation, Space
+from ..store.repository import get_collection, get_space
 
 
 class EvaluationPublic(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import BatchTooLarge, InvalidCursor
-from ..repository import (
+from ..store.repository import (
     UpsertResult as UpsertCounts,
     create_collection,
     delete_collection_rows,
@@ -25,7 +25,7 @@ from ..schemas import (
     DocumentsUpsert,
     UpsertResult,
 )
-from ..views import collection_view, document_view
+from ..store.views import collection_view, document_view
 from .core import Core
 
 

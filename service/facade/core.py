@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..db import Database
-from ..search import Searcher
+from ..store.db import Database
+from ..query.search import Searcher
 from ..settings import Settings
-from ..spaces import SpaceRuntimes
+from ..runtime.spaces import SpaceRuntimes
 
 
 @dataclass(frozen=True)

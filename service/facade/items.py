@@ -11,12 +11,12 @@ from sqlalchemy import select
 from embedders.base import Progress
 
 from ..errors import BatchTooLarge
-from ..interactions import IngestResult, UnknownItems, ingest_interactions, known_items, require_items, user_history
-from ..item2vec_reports import EvaluationReport, TuneReport, evaluate_source, load_source, tune_source
-from ..models import Document
-from ..recommend import Recommender
+from ..store.interactions import IngestResult, UnknownItems, ingest_interactions, known_items, require_items, user_history
+from ..evaluation.item2vec import EvaluationReport, TuneReport, evaluate_source, load_source, tune_source
+from ..store.models import Document
+from ..query.recommend import Recommender
 from ..recommend_schemas import RecommendRequest, RecommendResponse, UserRecommendRequest
-from ..repository import get_collection
+from ..store.repository import get_collection
 from ..schemas import HistoryEntry, InteractionIn, InteractionsIngest, InteractionsIngested
 from .core import Core
 

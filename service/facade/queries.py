@@ -16,7 +16,7 @@ from ..schemas import (
     TokensResponse,
     WordNeighbors,
 )
-from ..query_path import Query
+from ..query.query_path import Query
 from .core import Core
 
 

@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from embedders.base import Progress
 
-from ..jobs import cancel_job, claim, get_job, run_job, worker_name
-from ..models import Collection, Job
-from ..repository import get_collection, get_space, list_spaces
-from ..space_admin import create_space, delete_space, make_default, rebuild_space
+from ..runtime.jobs import cancel_job, claim, get_job, run_job, worker_name
+from ..store.models import Collection, Job
+from ..store.repository import get_collection, get_space, list_spaces
+from ..runtime.space_admin import create_space, delete_space, make_default, rebuild_space
 from ..space_schemas import JobPublic, SpaceCreate, SpaceCreated, SpacePublic
-from ..views import job_view, space_view
+from ..store.views import job_view, space_view
 from .core import Core
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..db import Database
-from ..migrate import check_schema
-from ..search import Searcher
+from ..store.db import Database
+from ..store.migrate import check_schema
+from ..query.search import Searcher
 from ..settings import Settings, get_settings
-from ..spaces import SpaceRuntimes
+from ..runtime.spaces import SpaceRuntimes
 from .collections import Collections, Documents
 from .core import Core
 from .evaluations import Evaluations
@@ -17,7 +17,7 @@ from .queries import Queries
 from .spaces import Jobs, Spaces
 
 if TYPE_CHECKING:
-    from ..jobs import Worker
+    from ..runtime.jobs import Worker
 
 
 class Vecdex:
@@ -67,7 +67,7 @@ class Vecdex:
 
     def worker(self) -> Worker:
         """A job worker thread over this service's database and data directory (not started)."""
-        from ..jobs import Worker
+        from ..runtime.jobs import Worker
 
         s = self.core.settings
         return Worker(self.core.db, s.spaces_dir, s.worker_poll_seconds, s.job_heartbeat_timeout, s.engine_options)

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.db import Database
-from service.jobs import claim_next, run_job
-from service.migrate import upgrade
+from service.store.db import Database
+from service.runtime.jobs import claim_next, run_job
+from service.store.migrate import upgrade
 from service.settings import Settings
 
 # Small, quick specs: tests assert behaviour, not embedding quality (bench/ measures that).

@@ -277,7 +277,7 @@ def test_search_before_any_space(client: TestClient) -> None:
 
 def test_body_too_large(tmp_path: Any, sqlite_url: str) -> None:
     from service.api import create_app
-    from service.migrate import upgrade
+    from service.store.migrate import upgrade
     from tests.service.conftest import make_settings
 
     upgrade(sqlite_url)
@@ -299,7 +299,7 @@ def test_body_too_large(tmp_path: Any, sqlite_url: str) -> None:
 
 def test_batch_limit(tmp_path: Any, sqlite_url: str) -> None:
     from service.api import create_app
-    from service.migrate import upgrade
+    from service.store.migrate import upgrade
     from tests.service.conftest import make_settings
 
     upgrade(sqlite_url)

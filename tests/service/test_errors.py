@@ -143,7 +143,7 @@ def test_a_job_row_and_the_cli_carry_the_same_payload(capsys: pytest.CaptureFixt
         from service.cli.common import cli_errors
     except ImportError:
         from service.cli import cli_errors  # type: ignore[attr-defined,no-redef]
-    from service.jobs import error_payload as job_payload
+    from service.runtime.jobs import error_payload as job_payload
 
     exc = DocumentNotFound("document 'x' not found", field="external_id")
     assert job_payload(exc) == error_payload(exc) == {

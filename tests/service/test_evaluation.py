@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.db import Database
+from service.store.db import Database
 from service.evaluation import metrics as m
 from service.evaluation.formats import (
     FormatError,
@@ -26,7 +26,7 @@ from service.evaluation.formats import (
     read_word_pairs,
 )
 from service.evaluation.runner import WordTable
-from service.models import Document, Space
+from service.store.models import Document, Space
 from tests.service.conftest import FAST_D2V, FAST_W2V
 from tests.service.corpus import topical_documents
 
@@ -257,7 +257,7 @@ def test_eval_commands_store_and_list_runs(env: Path) -> None:
     with TestClient(create_app(get_settings(), run_worker=False)) as client:
         # Similarity uses the vectors the service searches with: its cosine is the "more like this" score.
         from service.evaluation.runner import Evaluator
-        from service.repository import resolve_space
+        from service.store.repository import resolve_space
 
         state = client.app.state.vecdex.core
         evaluator = Evaluator(state.db, state.searcher)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from service import file_lines
+from service.files import file_lines
 from service.errors import InvalidInput, NotFound
-from service.ingest_files import ParsedRecord, batched, count_lines, detect_format, read_documents
+from service.files.ingest_files import ParsedRecord, batched, count_lines, detect_format, read_documents
 from service.schemas import DocumentIn
 
 BOM = b"\xef\xbb\xbf"

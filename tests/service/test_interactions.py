@@ -19,17 +19,17 @@ from typer.testing import CliRunner
 from embedders.item2vec.sequences import Interaction
 from service.api import create_app
 from service.cli import app as cli_app
-from service.db import Database
-from service.interactions import (
+from service.store.db import Database
+from service.store.interactions import (
     InteractionSequences,
     count_interactions,
     ingest_interactions,
     load_interactions,
     user_history,
 )
-from service.migrate import upgrade
-from service.models import Document
-from service.repository import get_collection
+from service.store.migrate import upgrade
+from service.store.models import Document
+from service.store.repository import get_collection
 from service.schemas import InteractionIn
 from service.settings import Settings
 from tests.service.conftest import FAST_W2V, make_settings

@@ -32,9 +32,9 @@ def run(*args: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, int]]:
     """The planted log in collection "shop" (items "i<id>", metadata group and in_stock), space "i2v" built."""
-    from service.db import Database
-    from service.interactions import ingest_interactions
-    from service.repository import create_collection, upsert_documents
+    from service.store.db import Database
+    from service.store.interactions import ingest_interactions
+    from service.store.repository import create_collection, upsert_documents
     from service.schemas import DocumentIn, InteractionIn
     from service.settings import get_settings
 

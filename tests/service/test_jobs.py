@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import update
 
 from embedders.base import Progress
-from service import jobs as jobs_mod
-from service.db import Database
-from service.jobs import cancel_job, claim, claim_next, enqueue, get_job, requeue_stale, run_job
-from service.migrate import upgrade
-from service.models import Job, Space, utcnow
-from service.repository import create_collection, upsert_documents
+from service.runtime import jobs as jobs_mod
+from service.store.db import Database
+from service.runtime.jobs import cancel_job, claim, claim_next, enqueue, get_job, requeue_stale, run_job
+from service.store.migrate import upgrade
+from service.store.models import Job, Space, utcnow
+from service.store.repository import create_collection, upsert_documents
 from service.schemas import DocumentIn
-from service.space_admin import create_space
+from service.runtime.space_admin import create_space
 from service.space_schemas import SpaceCreate
 from tests.service.conftest import FAST_W2V
 from tests.service.corpus import topical_documents
@@ -124,7 +124,7 @@ def test_stale_running_job_is_requeued(db: Database) -> None:
 
 
 def test_progress_metrics_reach_the_job_row(db: Database) -> None:
-    from service.jobs import JobProgress
+    from service.runtime.jobs import JobProgress
 
     with db.session() as s:
         job_id = enqueue(s, "build_space", collection_id=None, space_id=None).id

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.fusion import fuse, jaccard
+from service.query.fusion import fuse, jaccard
 from tests.service.conftest import FAST_W2V
 from tests.service.corpus import topical_documents
 

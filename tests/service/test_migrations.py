@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.db import Database
-from service.migrate import alembic_config, current_revision, head_revision, upgrade
-from service.models import Base
+from service.store.db import Database
+from service.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from service.store.models import Base
 from tests.service.conftest import make_settings
 
 

@@ -24,20 +24,20 @@ from typer.testing import CliRunner
 from embedders.base import NullProgress
 from embedders.capabilities import Capability
 from indexers.base import IndexSpec
-from service.build import BuildPlan, _embed_corpus
-from service.corpus import SqlCorpus
-from service.db import Database
+from service.runtime.build import BuildPlan, _embed_corpus
+from service.store.corpus import SqlCorpus
+from service.store.db import Database
 from service.errors import Conflict, JobCancelled
-from service.jobs import claim, run_job
-from service.models import Job, Space, StoredVector
-from service.repository import content_hash, create_collection, resolve_space, upsert_documents
+from service.runtime.jobs import claim, run_job
+from service.store.models import Job, Space, StoredVector
+from service.store.repository import content_hash, create_collection, resolve_space, upsert_documents
 from service.schemas import DocumentIn
-from service.search import Searcher
+from service.query.search import Searcher
 from service.settings import Settings
-from service.space_admin import create_space, rebuild_space
+from service.runtime.space_admin import create_space, rebuild_space
 from service.space_schemas import SpaceCreate
-from service.spaces import SpaceRuntimes, space_dir
-from service.vector_store import save_vectors
+from service.runtime.spaces import SpaceRuntimes, space_dir
+from service.store.vector_store import save_vectors
 from tests.service.conftest import FAST_W2V
 from tests.service.corpus import topical_documents
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.migrate import upgrade
+from service.store.migrate import upgrade
 from tests.service.conftest import FAST_W2V
 from tests.service.corpus import topical_documents
 

@@ -31,14 +31,14 @@ from sqlalchemy import select
 from embedders.capabilities import Capability
 from embedders.registry import has
 
-from .db import Database
-from .errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
-from .models import Document
-from .recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
-from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from ..store.db import Database
+from ..errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
+from ..store.models import Document
+from ..recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
+from ..store.repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
 from .fusion import fuse
 from .query_path import check_k
-from .spaces import SpaceRuntime, SpaceRuntimes
+from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 BEST_SCORE_FANOUT = 4  # best_score: neighbours fetched per positive, as a multiple of k
@@ -89,7 +89,7 @@ class Recommender:
         (dislikes, returns) become negatives."""
         from embedders.item2vec.evaluate import recency_weights
 
-        from .interactions import user_history
+        from ..store.interactions import user_history
 
         check_k(request.k, self.max_k)
         ref, runtime, allowed = self._resolve(collection, request.space, request.filter)
@@ -164,7 +164,7 @@ class Recommender:
 
     @staticmethod
     def _seen(session: Any, ref: SpaceRef, user: str) -> set[int]:
-        from .models import Interaction
+        from ..store.models import Interaction
 
         return set(
             session.scalars(

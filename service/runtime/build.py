@@ -42,15 +42,15 @@ from indexers.base import IndexSpec, VectorIndex
 from indexers import factory
 from indexers.factory import EngineOptions, IndexLocation
 
-from .corpus import SqlCorpus
-from .db import Database
-from .interactions import interaction_sequences
-from .errors import SpaceNotFound, SpaceNotReady
-from .models import Collection, Space
-from .repository import content_hash, max_change_id
+from ..store.corpus import SqlCorpus
+from ..store.db import Database
+from ..store.interactions import interaction_sequences
+from ..errors import SpaceNotFound, SpaceNotReady
+from ..store.models import Collection, Space
+from ..store.repository import content_hash, max_change_id
 from .spaces import EMBEDDER_DIR, INDEX_DIR, destroy_index, save_index, space_dir
 from .document_vectors import SpaceVectors, document_vectors
-from .vector_store import discard_vectors
+from ..store.vector_store import discard_vectors
 
 log = logging.getLogger(__name__)
 

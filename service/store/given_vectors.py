@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from embedders import registry
 from embedders.capabilities import Capability
 
-from .errors import MissingVector, UnknownVectorSpace
+from ..errors import MissingVector, UnknownVectorSpace
 from .models import Space
-from .schemas import DocumentIn
+from ..schemas import DocumentIn
 from .vector_store import GIVEN_GENERATION, given_vectors, save_vectors
 
 

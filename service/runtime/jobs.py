@@ -25,10 +25,10 @@ from embedders.base import NullProgress, Progress
 from indexers.factory import EngineOptions
 
 from .build import build_space
-from .db import Database
-from .errors import JobCancelled, JobFinished, JobNotFound, SpaceNotFound, VecdexError
-from .errors import error_payload as vecdex_error_payload
-from .models import Job, Space, utcnow
+from ..store.db import Database
+from ..errors import JobCancelled, JobFinished, JobNotFound, SpaceNotFound, VecdexError
+from ..errors import error_payload as vecdex_error_payload
+from ..store.models import Job, Space, utcnow
 from .progress import FanOut
 
 log = logging.getLogger(__name__)

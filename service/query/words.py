@@ -11,7 +11,7 @@ from embedders.errors import EmptyText, NotSupported
 from embedders.registry import has
 
 from .query_path import QueryPath, check_k
-from .schemas import TokenVector, WordScore
+from ..schemas import TokenVector, WordScore
 
 
 class WordQueries:

@@ -15,14 +15,14 @@ from sqlalchemy import select
 from embedders.errors import EmptyText
 from indexers.base import SearchParams
 
-from .db import Database
-from .errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace
+from ..store.db import Database
+from ..errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace
 from .fusion import fuse, overlaps
-from .models import Collection, Document, Space
+from ..store.models import Collection, Document, Space
 from .query_path import Query, QueryPath, answers, check_k
-from .repository import resolve_space
-from .schemas import Hit, HybridHit, SpaceRank, TokenVector, WordScore
-from .spaces import SpaceRuntimes
+from ..store.repository import resolve_space
+from ..schemas import Hit, HybridHit, SpaceRank, TokenVector, WordScore
+from ..runtime.spaces import SpaceRuntimes
 from .words import WordQueries
 
 __all__ = ["Query", "Searcher", "check_k"]

@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from .models import Collection, Document, Job, Space
 from .repository import count_documents
-from .schemas import CollectionPublic, DocumentPublic
-from .space_schemas import JobPublic, SpacePublic
+from ..schemas import CollectionPublic, DocumentPublic
+from ..space_schemas import JobPublic, SpacePublic
 
 
 def collection_view(session: Session, collection: Collection) -> CollectionPublic:

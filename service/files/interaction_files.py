@@ -32,10 +32,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from .errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from .file_lines import _csv_rows, _ensure_csv_field_limit, _iter_byte_lines, _json_type, _reject_constant, count_lines
 from .ingest_files import _ESCAPED_BYTE, _describe
-from .schemas import InteractionIn
+from ..schemas import InteractionIn
 
 __all__ = ["COLUMNS", "InteractionFormat", "ParsedInteraction", "count_lines", "read_interactions"]
 

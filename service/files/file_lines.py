@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .schemas import MAX_TEXT_CHARS
+from ..schemas import MAX_TEXT_CHARS
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 """Longest physical line (JSONL/text) read into memory; longer ones become an error.

@@ -10,14 +10,14 @@ from embedders.base import EmbedderSpec
 from embedders.capabilities import Capability
 from embedders.errors import CorpusTooSmall
 
-from .corpus import SqlCorpus
-from .db import Database
-from .interactions import count_interactions, interaction_sequences
-from .errors import DefaultSpaceNotReady, SpaceBusy, SpaceExists, SpaceNeedsItems, SpaceNotFound
+from ..store.corpus import SqlCorpus
+from ..store.db import Database
+from ..store.interactions import count_interactions, interaction_sequences
+from ..errors import DefaultSpaceNotReady, SpaceBusy, SpaceExists, SpaceNeedsItems, SpaceNotFound
 from .jobs import ACTIVE, enqueue
-from .models import Collection, Job, Space, utcnow
-from .repository import get_collection, get_space
-from .space_schemas import SpaceCreate
+from ..store.models import Collection, Job, Space, utcnow
+from ..store.repository import get_collection, get_space
+from ..space_schemas import SpaceCreate
 
 # Above this many documents the synchronous vocabulary check is skipped; the build job reports instead.
 PREFLIGHT_MAX_DOCS = 20_000

@@ -32,7 +32,7 @@ from embedders.capabilities import Capability
 from embedders.registry import has
 from indexers.pipeline import fill_vectors
 
-from .vector_store import GIVEN_GENERATION, given_vectors, reusable_vectors, save_vectors
+from ..store.vector_store import GIVEN_GENERATION, given_vectors, reusable_vectors, save_vectors
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from embedders.item2vec.sequences import Interaction, build_sequences
 
 from .db import Database
-from .errors import InvalidInput, NotAnItemsCollection, UnknownItem, UserNotFound
+from ..errors import InvalidInput, NotAnItemsCollection, UnknownItem, UserNotFound
 from .models import Collection, Document
 from .models import Interaction as InteractionRow  # the row; ``Interaction`` is the sequences' record
 from .repository import ITEMS, get_collection, upsert_documents
-from .schemas import DocumentIn, InteractionIn
+from ..schemas import DocumentIn, InteractionIn
 
 UnknownItems = Literal["reject", "create"]
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 import migrations
 
-from .errors import SchemaOutOfDate
+from ..errors import SchemaOutOfDate
 
 
 def alembic_config(url: str) -> Config:

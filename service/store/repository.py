@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .errors import (
+from ..errors import (
     AlreadyExists,
     CollectionNotFound,
     DocumentNotFound,
@@ -32,7 +32,7 @@ from .errors import (
 )
 from .given_vectors import check_given_vectors
 from .models import Change, Collection, Document, Space
-from .schemas import EMPTY_TEXT, DocumentIn
+from ..schemas import EMPTY_TEXT, DocumentIn
 
 # ----------------------------------------------------------------------------- collections
 

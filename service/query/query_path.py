@@ -19,11 +19,11 @@ from embedders.registry import has
 from indexers.base import SearchParams
 from indexers.errors import DimensionMismatch
 
-from .db import Database
-from .errors import InvalidK
-from .repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
-from .schemas import Hit
-from .spaces import SpaceRuntime, SpaceRuntimes
+from ..store.db import Database
+from ..errors import InvalidK
+from ..store.repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from ..schemas import Hit
+from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
 
 
 def check_k(k: int, max_k: int | None, field: str = "k") -> None:

@@ -22,12 +22,12 @@ from embedders.item2vec.evaluate import DEFAULT_HALF_LIFE, Metrics, compare, tim
 from embedders.item2vec.sequences import Interaction
 from embedders.item2vec.spec import Item2VecSpec
 
-from .db import Database
-from .errors import InvalidInput, NotSupported
-from .interactions import load_interactions, require_items
-from .models import Space
-from .query_path import check_k
-from .repository import get_collection, get_space
+from ..store.db import Database
+from ..errors import InvalidInput, NotSupported
+from ..store.interactions import load_interactions, require_items
+from ..store.models import Space
+from ..query.query_path import check_k
+from ..store.repository import get_collection, get_space
 
 FEW_CASES = 30
 """Below this many test cases a report says its figures are noisy (one hit moves HR@10 by 3+ points)."""

@@ -33,10 +33,10 @@ from indexers.base import VectorIndex
 from indexers import factory
 from indexers.factory import EngineOptions
 
-from .db import Database
-from .errors import Conflict, SpaceNotReady, SpaceUnavailable
-from .models import Space
-from .repository import SpaceRef, changes_after, documents_by_ids
+from ..store.db import Database
+from ..errors import Conflict, SpaceNotReady, SpaceUnavailable
+from ..store.models import Space
+from ..store.repository import SpaceRef, changes_after, documents_by_ids
 from .document_vectors import DocumentVectors, SpaceVectors, document_vectors
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def _refilled_keyword_index(db: Database, collection_id: int, directory: Path) -
     the changes after it re-applies each document's *current* SQL state, so the
     result is exact whatever happened in between.
     """
-    from .corpus import SqlCorpus
+    from ..store.corpus import SqlCorpus
 
     index = KeywordIndex.load(directory / INDEX_DIR)
     for page in SqlCorpus(db, collection_id).pages():
