@@ -162,7 +162,7 @@ def describe_existing(client: MilvusClient, name: str, uri: str) -> dict[str, An
                 field="index",
             )
         info = client.describe_collection(name)
-        client.load_collection(name)  # a restarted server holds it unloaded; loading twice is a no-op
+        _load_after_flush(client, name)  # a restarted server holds it unloaded; loading twice is a no-op
     return info
 
 
@@ -234,7 +234,7 @@ def wait_for_index(client: MilvusClient, name: str, timeout_s: float = INDEX_WAI
     # segment's index synchronously: releasing and loading again is its way of waiting.
     with engine_errors(f"loading the index of {name!r}"):
         client.release_collection(name)
-        client.load_collection(name)
+        _load_after_flush(client, name)
     while True:
         with engine_errors(f"waiting for the index of {name!r}"):
             info = client.describe_index(name, VECTOR_FIELD) or {}
@@ -245,3 +245,27 @@ def wait_for_index(client: MilvusClient, name: str, timeout_s: float = INDEX_WAI
             log.warning("Milvus index of %s not finished after %.0f s (%d of %d rows)", name, timeout_s, done, total)
             return False
         time.sleep(0.2)
+
+
+LOAD_RETRIES = (0.2, 0.5, 1.0, 2.0)
+"""Pauses (s) between attempts to load a collection just flushed (see :func:`_load_after_flush`)."""
+
+
+def _load_after_flush(client: MilvusClient, name: str) -> None:
+    """``load_collection`` right after a flush, retried while milvus-lite is still writing the segment.
+
+    On a busy machine milvus-lite can answer a load issued right after a flush
+    with "Failed to read all data for array ... (file seems not fully written?)":
+    the sealed segment's file is not on disk yet. It is transient (the next
+    attempt reads it), so that error, and only it, is retried a few times.
+    """
+    for pause in (*LOAD_RETRIES, None):
+        try:
+            client.load_collection(name)
+            return
+        except Exception as exc:
+            if pause is None or "not fully written" not in str(exc):
+                raise
+            log.info("Milvus collection %s not readable yet after a flush (%s); retrying in %.1f s", name, exc, pause)
+            time.sleep(pause)
+

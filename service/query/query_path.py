@@ -83,10 +83,9 @@ class QueryPath:
         exclude: int | None = None,
     ) -> list[tuple[int, float]]:
         """The top ``k`` (doc id, score): by text in a keyword space, by vector (given or embedded) otherwise."""
-        if allowed is not None and exclude is not None:
-            allowed = allowed[allowed != exclude]
+        allowed = _without(allowed, exclude)
         if allowed is not None and len(allowed) == 0:
-            return []
+            return []  # nothing passes the filter: no need to embed the query
         if runtime.keyword:
             if query.text is None:
                 raise NotSupported(
@@ -118,8 +117,7 @@ class QueryPath:
         exclude: int | None = None,
     ) -> list[tuple[int, float]]:
         """The index's ``k`` nearest to one vector (one more fetched when ``exclude`` may be among them)."""
-        if allowed is not None and exclude is not None:
-            allowed = allowed[allowed != exclude]
+        allowed = _without(allowed, exclude)
         if allowed is not None and len(allowed) == 0:
             return []
         fetch = k + 1 if exclude is not None and allowed is None else k
@@ -136,6 +134,11 @@ class QueryPath:
             for i, s in pairs
             if i in rows
         ]
+
+
+def _without(allowed: np.ndarray | None, exclude: int | None) -> np.ndarray | None:
+    """The allowed ids minus ``exclude`` (None stays None: everything is allowed)."""
+    return allowed if allowed is None or exclude is None else allowed[allowed != exclude]
 
 
 def answers(embedder_type: str, query: Query) -> bool:
