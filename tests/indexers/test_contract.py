@@ -68,6 +68,15 @@ def _pairs(kinds: list[str], metrics: list[str]) -> list[tuple[str, str]]:
     return [(k, base) for k in kinds] + [(first, m) for m in metrics if m != base]
 
 
+REQUIRED = {b for b in os.environ.get("VECDEX_REQUIRE_BACKENDS", "").split(",") if b}
+"""Backends that must run (CI sets it): for them "unavailable here" is a failure, not a skip."""
+
+
+def _unavailable(name: str, reason: str) -> list[pytest.MarkDecorator]:
+    """Skip with the reason, unless the backend is required: then the cases run and fail on the engine's error."""
+    return [] if name in REQUIRED else [pytest.mark.skip(reason=f"{name}: {reason}")]
+
+
 def _combos() -> list[object]:
     """(backend, kind, metric) for every backend, as its capabilities say; unavailable ones skip."""
     out: list[object] = []
@@ -76,10 +85,10 @@ def _combos() -> list[object]:
             backend = factory.get_backend(name)
             reason = backend.available()
         except BackendUnavailable as exc:
-            out.append(pytest.param((name, "-", "-"), id=name, marks=pytest.mark.skip(reason=exc.message)))
+            out.append(pytest.param((name, "-", "-"), id=name, marks=_unavailable(name, exc.message)))
             continue
         for kind, metric in _pairs(sorted(backend.kinds), sorted(backend.metrics)):
-            marks = [pytest.mark.skip(reason=f"{name}: {reason}")] if reason else []
+            marks = _unavailable(name, reason) if reason else []
             out.append(pytest.param((name, kind, metric), id=f"{name}-{kind}-{metric}", marks=marks))
     return out
 
