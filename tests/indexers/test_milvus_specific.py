@@ -12,10 +12,9 @@ limits. One lite file per module keeps milvus-lite start-ups to one.
 
 from __future__ import annotations
 
-import os
-
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
