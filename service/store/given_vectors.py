@@ -63,14 +63,21 @@ class GivenVectors:
 
 
 def check_given_vectors(
-    session: Session, collection_id: int, docs: Sequence[DocumentIn], field_prefix: str = "documents"
+    session: Session,
+    collection_id: int,
+    docs: Sequence[DocumentIn],
+    field_prefix: str = "documents",
+    *,
+    require: bool = True,
 ) -> GivenVectors:
     """Validate the batch's vectors against the collection's ``vectors`` spaces.
 
     Every document needs a vector for every such space (``missing_vector``), of
     its length and finite (``invalid_vectors``); a vector for a space that does
     not exist or embeds its own (``unknown_vector_space``) is refused too. Errors
-    name ``documents[i].vectors.<space>``.
+    name ``documents[i].vectors.<space>``. With ``require=False`` (items created on the fly by an
+    interactions batch, which cannot carry vectors) a document may lack them: it is then left out
+    of those spaces until it is sent with one.
     """
     rows = session.execute(
         select(Space.id, Space.name, Space.embedder_type, Space.embedder_spec).where(Space.collection_id == collection_id)
@@ -97,6 +104,8 @@ def check_given_vectors(
         for name, space in spaces.items():
             where = f"{field_prefix}[{i}].vectors.{name}"
             if name not in given:
+                if not require:
+                    continue
                 raise MissingVector(
                     f"{where}: document {doc.external_id!r} has no vector for space {name!r} "
                     f"(family 'vectors', {checkers[name].dim} numbers)",

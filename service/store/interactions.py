@@ -123,7 +123,9 @@ def ingest_interactions(
                 "(add it first, or send unknown_items 'create')",
                 field=f"{field_prefix}[{i}].item",
             )
-        result = upsert_documents(session, collection_name, [DocumentIn(external_id=e, text="") for e in missing])
+        result = upsert_documents(
+            session, collection_name, [DocumentIn(external_id=e, text="") for e in missing], require_vectors=False
+        )
         ids.update(zip(missing, result.ids))
         created = result.created
     if records:

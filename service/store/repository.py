@@ -118,7 +118,12 @@ def _merge_schema(schema: dict[str, str], docs: Sequence[DocumentIn], field_pref
 
 
 def upsert_documents(
-    session: Session, collection_name: str, docs: Sequence[DocumentIn], field_prefix: str = "documents"
+    session: Session,
+    collection_name: str,
+    docs: Sequence[DocumentIn],
+    field_prefix: str = "documents",
+    *,
+    require_vectors: bool = True,
 ) -> UpsertResult:
     """Insert or replace by external id, appending one change per modified document.
 
@@ -146,7 +151,7 @@ def upsert_documents(
                     field=field,
                 )
     schema = _merge_schema(collection.metadata_schema or {}, docs, field_prefix)
-    given = check_given_vectors(session, collection.id, docs, field_prefix)
+    given = check_given_vectors(session, collection.id, docs, field_prefix, require=require_vectors)
     if schema != collection.metadata_schema:
         collection.metadata_schema = schema
 

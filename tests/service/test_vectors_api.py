@@ -196,3 +196,22 @@ def test_compare_and_hybrid_take_a_vector(vectors_collection: TestClient, jobs: 
     assert [h["external_id"] for h in r.json()["hits"]] == _nearest(query, list(VECTORS), 3)
     r = vectors_collection.post("/collections/own/compare", json={"vector": query.tolist(), "spaces": ["v", "w"]})
     assert r.status_code == 422 and r.json()["error"]["code"] == "dimension_mismatch"
+
+
+def test_items_created_by_interactions_need_no_vector(client: TestClient, jobs: Callable[[], int]) -> None:
+    """An interactions batch may create items (``unknown_items: create``); they cannot carry vectors,
+    so they are created without and stay out of the vectors space until sent with one."""
+    client.post("/collections", json={"name": "shop", "kind": "items"})
+    client.post("/collections/shop/spaces", json={"name": "v", "embedder": {"type": "vectors", "dim": DIM}})
+    jobs()
+    item = {"external_id": "a", "vectors": {"v": VECTORS["d1"].tolist()}}
+    assert client.post("/collections/shop/documents", json={"documents": [item]}).status_code == 200
+    events = [{"user": "u", "item": "b", "timestamp": "2024-03-01T12:00:00Z"}]
+    r = client.post("/collections/shop/interactions", json={"interactions": events, "unknown_items": "create"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"inserted": 1, "created_items": 1}
+    r = client.post("/collections/shop/search", json={"space": "v", "vector": VECTORS["d1"].tolist(), "k": 5})
+    assert [h["external_id"] for h in r.json()["hits"]] == ["a"]
+    # a plain upsert of an item without its vector is still refused
+    r = client.post("/collections/shop/documents", json={"documents": [{"external_id": "c"}]})
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "missing_vector")
