@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .schemas import Hit, Scalar, non_blank
+from .schemas import Filter, Hit, non_blank
 
 ItemId = Annotated[str, non_blank("item id is blank")]
 Strategy = Literal["average", "best_score"]
@@ -45,7 +45,7 @@ class RecommendRequest(BaseModel):
             "similarity, or minus its best negative one when a negative is closer), as Qdrant does."
         ),
     )
-    filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on item metadata, applied in FAISS.")
+    filter: Filter = Field(default_factory=dict, description="Equality on item metadata, applied in FAISS.")
     exclude: list[ItemId] = Field(default_factory=list, max_length=10_000, description="Items never to return.")
     exclude_seen_by: str | None = Field(None, max_length=256, description="Also exclude every item this user interacted with.")
     space: str | None = Field(None, description="An item2vec space; the collection's default space when omitted.")
@@ -70,7 +70,7 @@ class UserRecommendRequest(BaseModel):
         "planted logs, see embedders/item2vec/evaluate.py).",
     )
     strategy: Strategy = "average"
-    filter: dict[str, Scalar] = Field(default_factory=dict)
+    filter: Filter = Field(default_factory=dict)
     exclude_seen: bool = Field(True, description="Leave out every item the user already interacted with.")
     space: str | None = None
     snippet_chars: int = Field(300, ge=0, le=100_000)

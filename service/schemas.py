@@ -24,6 +24,8 @@ from pydantic_core import PydanticCustomError
 
 from indexers.base import SearchParams
 
+from .input_checks import json_value, sql_text, sql_text_or_none
+
 def non_blank(message: str) -> AfterValidator:
     """A validator refusing strings of only white space, with the message the API and ingest report."""
 
@@ -48,6 +50,13 @@ to report a blank text with the field's own message.
 """
 
 
+def _addressable(value: str) -> str:
+    """An external id is a URL path segment (``/collections/{c}/documents/{id}``): a '/' would make it unreachable."""
+    if "/" in value:
+        raise ValueError("external_id must not contain '/' (it could not be fetched or deleted by URL)")
+    return value
+
+
 def _text_check(value: str, info: ValidationInfo) -> str:
     if not value.strip() and (info.context or {}).get(REQUIRE_TEXT):
         raise ValueError(EMPTY_TEXT)
@@ -59,16 +68,18 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: Annotated[str, non_blank("external_id is blank")] = Field(
-        min_length=1, max_length=MAX_EXTERNAL_ID, description="Your id; unique in the collection."
+    external_id: Annotated[str, non_blank("external_id is blank"), AfterValidator(sql_text), AfterValidator(_addressable)] = Field(
+        min_length=1, max_length=MAX_EXTERNAL_ID, description="Your id; unique in the collection (no '/': it is a URL path segment)."
     )
-    text: Annotated[str, AfterValidator(_text_check)] = Field(
+    text: Annotated[str, AfterValidator(_text_check), AfterValidator(sql_text)] = Field(
         "",
         max_length=MAX_TEXT_CHARS,
         description="The text to embed; must contain a non-space character, except in an items collection "
         "where it is optional (an item may have only an id and metadata).",
     )
-    metadata: dict[str, Any] = Field(default_factory=dict, description="JSON object; scalar fields can be filtered on.")
+    metadata: Annotated[dict[str, Any], AfterValidator(json_value)] = Field(
+        default_factory=dict, description="JSON object; scalar fields can be filtered on."
+    )
     vectors: dict[str, list[float]] | None = Field(
         None,
         description="Your own vectors, by space name, for spaces of family 'vectors' (required for each such space "
@@ -95,6 +106,8 @@ Name = Annotated[
     ),
 ]
 Scalar = str | int | float | bool
+Filter = Annotated[dict[str, Scalar], AfterValidator(json_value)]
+"""Equality on metadata fields; keys and values must be storable text / finite numbers (see input_checks)."""
 
 
 class CollectionCreate(BaseModel):
@@ -102,7 +115,7 @@ class CollectionCreate(BaseModel):
 
     name: Name
     kind: Literal["documents", "items"] = "documents"
-    description: str | None = Field(None, max_length=10_000)
+    description: Annotated[str | None, AfterValidator(sql_text_or_none)] = Field(None, max_length=10_000)
 
 
 class CollectionPublic(BaseModel):
@@ -184,7 +197,7 @@ class SearchRequest(QueryInput):
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, description="Number of results, 1..VECDEX_MAX_K.")
-    filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
     params: SearchParams | None = Field(
@@ -197,7 +210,7 @@ class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = 10
-    filter: dict[str, Scalar] = Field(default_factory=dict)
+    filter: Filter = Field(default_factory=dict)
     space: str | None = None
     snippet_chars: int = Field(300, ge=0, le=100_000)
 
@@ -311,16 +324,18 @@ class InteractionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user: Annotated[str, BeforeValidator(_id_string), non_blank("user is blank")] = Field(
+    user: Annotated[str, BeforeValidator(_id_string), non_blank("user is blank"), AfterValidator(sql_text)] = Field(
         min_length=1, max_length=MAX_USER_ID, description="Your user id."
     )
-    item: Annotated[str, BeforeValidator(_id_string), non_blank("item is blank")] = Field(
+    item: Annotated[str, BeforeValidator(_id_string), non_blank("item is blank"), AfterValidator(sql_text)] = Field(
         min_length=1, max_length=MAX_EXTERNAL_ID, description="External id of an item of the collection."
     )
     timestamp: Timestamp = Field(
         description="ISO 8601 (naive means UTC) or epoch seconds; years 1970..2200.",
     )
-    event: str | None = Field(None, max_length=MAX_EVENT, description="Event type, e.g. view, cart, purchase.")
+    event: Annotated[str | None, AfterValidator(sql_text_or_none)] = Field(
+        None, max_length=MAX_EVENT, description="Event type, e.g. view, cart, purchase."
+    )
     weight: float = Field(
         1.0, allow_inf_nan=False, description="Strength of the signal; <= 0 (dislike, return) is left out of training."
     )
@@ -366,7 +381,7 @@ class CompareRequest(QueryInput):
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."
     )
-    filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
 
 
@@ -396,7 +411,7 @@ class HybridRequest(QueryInput):
     candidates: int | None = Field(
         None, description="Hits taken from each space before fusing; default max(k, 50), capped at VECDEX_MAX_K."
     )
-    filter: dict[str, Scalar] = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
 
     @field_validator("weights")

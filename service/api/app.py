@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ..settings import Settings, get_settings
 from .errors import BodySizeLimit, install_error_handlers
+from .nul_guard import RejectNul
 from .routers import api_router
 from ..facade import Vecdex
 
@@ -45,5 +46,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.vecdex = vx
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RejectNul)
     app.include_router(api_router)
     return app

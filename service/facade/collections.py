@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..errors import BatchTooLarge, InvalidCursor
@@ -27,6 +28,10 @@ from ..schemas import (
 )
 from ..store.views import collection_view, document_view
 from .core import Core
+
+
+_CURSOR = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes '²'
+MAX_ID = 2**63 - 1  # a cursor is a document id: a signed 64-bit integer in SQL
 
 
 class Collections:
@@ -88,7 +93,7 @@ class Documents:
         """A page of documents in id order; ``cursor`` is the previous page's ``next_cursor``."""
         after: int | None = None
         if cursor is not None:
-            if not cursor.isdigit():
+            if not _CURSOR.fullmatch(cursor) or int(cursor) > MAX_ID:
                 raise InvalidCursor(
                     f"cursor {cursor!r} is not one this API returned", field="cursor"
                 )

@@ -326,6 +326,8 @@ def _parse_json_line(
         return _error(number, f"malformed JSON: {exc.msg} (col {exc.colno})")
     except ValueError as exc:
         return _error(number, f"malformed JSON: {exc}")
+    except RecursionError:
+        return _error(number, "malformed JSON: nested too deeply to read")
     if not isinstance(obj, dict):
         return _error(number, f"expected a JSON object, got {_json_type(obj)}")
     return _json_record(number, obj, id_field, text_field, require_text)

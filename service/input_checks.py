@@ -1,0 +1,65 @@
+"""Checks that keep hostile input out of SQL: what a database would refuse (a 500) or store and then choke on.
+
+PostgreSQL refuses a NUL character in any text and a lone surrogate in any
+string; SQLite stores NaN in JSON and then fails every query that parses it;
+a JSON value nested hundreds deep is stored but cannot be serialised back.
+Each check raises ``ValueError`` (pydantic turns it into a 422 naming the
+field), so a request carrying such a value is refused whole, on every dialect
+alike, before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MAX_METADATA_DEPTH = 16
+"""Deepest nesting of objects/arrays in a document's metadata (a top-level scalar is depth 1)."""
+
+
+def sql_text(value: str) -> str:
+    """``value`` if SQL can store it as text: no NUL character, no lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (\\u0000), which SQL text cannot hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (not valid Unicode text)") from None
+    return value
+
+
+def sql_text_or_none(value: str | None) -> str | None:
+    return None if value is None else sql_text(value)
+
+
+def _check(value: Any, path: str, depth: int) -> None:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path or 'value'} is {value}: only finite numbers are stored")
+        return
+    if isinstance(value, str):
+        try:
+            sql_text(value)
+        except ValueError as exc:
+            raise ValueError(f"{path or 'value'} {exc}") from None
+        return
+    if isinstance(value, (dict, list)):
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"{path} is nested deeper than {MAX_METADATA_DEPTH} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str):
+                try:
+                    sql_text(key)
+                except ValueError as exc:
+                    raise ValueError(f"key {key!r} {exc}") from None
+            sub = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
+            _check(item, sub.lstrip("."), depth + 1)
+
+
+def json_value(value: dict[str, Any]) -> dict[str, Any]:
+    """Metadata (or a filter) that every dialect stores and reads back as it was sent."""
+    _check(value, "", 1)
+    return value
