@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import (
@@ -287,6 +287,7 @@ def filtered_ids(session: Session, collection: Collection | SpaceRef, where: dic
     name = collection.collection_name if isinstance(collection, SpaceRef) else collection.name
     schema = collection.metadata_schema or {}
     stmt = select(Document.id).where(Document.collection_id == collection_id)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     for key, value in where.items():
         field = f"filter.{key}"
         kind = json_type(value)
@@ -307,6 +308,9 @@ def filtered_ids(session: Session, collection: Collection | SpaceRef, where: dic
                 f"filter on {key!r} is a {kind} but the field holds {known} values",
                 field=field,
             )
+        if sqlite and ('"' in key or "\\" in key):
+            stmt = stmt.where(_sqlite_literal_key_equals(key, value, kind))
+            continue
         column = Document.meta[key]
         if kind == "string":
             stmt = stmt.where(column.as_string() == value)
@@ -315,6 +319,23 @@ def filtered_ids(session: Session, collection: Collection | SpaceRef, where: dic
         else:
             stmt = stmt.where(column.as_float() == float(value))
     return np.fromiter(session.scalars(stmt), dtype=np.int64)
+
+
+def _sqlite_literal_key_equals(key: str, value: Any, kind: str) -> Any:
+    """``metadata[key] == value`` on SQLite for a key its JSON path syntax cannot quote (``"`` or ``\\``).
+
+    ``JSON_EXTRACT(meta, '$."k"')`` breaks on such keys (``p"."q`` even reads
+    the nested ``{"p": {"q": ...}}``); ``json_each`` compares the top-level key
+    literally, as PostgreSQL's ``->`` does. Slower per row, so only for these keys.
+    """
+    each = func.json_each(Document.meta).table_valued("key", "value", "type").alias("each")
+    if kind == "boolean":
+        test = each.c.type == ("true" if value else "false")
+    elif kind == "string":
+        test = and_(each.c.type == "text", each.c.value == value)
+    else:
+        test = and_(each.c.type.in_(("integer", "real")), each.c.value == float(value))
+    return exists(select(1).select_from(each).where(each.c.key == key, test))
 
 
 # ----------------------------------------------------------------------------- spaces

@@ -136,3 +136,20 @@ def test_ingest_names_every_bad_line_and_puts_every_good_one_in(
     assert r.exit_code == 1, r.output
     assert f"{src}:700:" in r.output and f"{src}:900:" in r.output
     assert "1198 created" in r.output.replace(",", "")
+
+
+@pytest.mark.parametrize("key", ['p"."q', "back\\slash", 'quote"d', "dot.ted", "sp ace"])
+def test_filter_keys_are_matched_literally(client: TestClient, jobs: Callable[[], int], key: str) -> None:
+    """On SQLite a key with '"' or '\\' used to match nothing, and 'p"."q' the nested {"p": {"q": ...}}."""
+    client.post("/collections", json={"name": "k"})
+    docs = [
+        {"external_id": "flat", "text": "the striker scored a goal", "metadata": {key: "v", "n": 1}},
+        {"external_id": "nested", "text": "the striker scored twice", "metadata": {"p": {"q": "v"}, "n": 2}},
+        {"external_id": "other", "text": "the goalkeeper saved it", "metadata": {key: "w", "n": 3}},
+    ]
+    assert client.post("/collections/k/documents", json={"documents": docs}).status_code == 200
+    client.post("/collections/k/spaces", json={"name": "kw", "embedder": {"type": "bm25"}})
+    jobs()
+    r = client.post("/collections/k/search", json={"query": "striker goal saved", "k": 3, "filter": {key: "v"}})
+    assert r.status_code == 200, r.text
+    assert [h["external_id"] for h in r.json()["hits"]] == ["flat"]
