@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,29 @@ class Settings(BaseSettings):
     milvus_uri: str | None = Field(
         None, description="Milvus for spaces with index backend milvus; default the milvus-lite file <data_dir>/milvus.db."
     )
+
+    # --- running it on a network (README "Running it on a network") ---
+    # API keys: once any key exists every route but /healthz and /readyz needs a bearer key. With none, the
+    # server serves loopback openly and refuses another bind address unless auth is "off" on purpose.
+    auth: Literal["on", "off"] = Field(
+        "on", description="'on': keys are enforced once one exists; 'off': no authentication at all (trusted network only)."
+    )
+
+    # Quotas: what one request may ask a worker to do, and how big a document's metadata may be.
+    max_dim: int = Field(1024, ge=1, description="Largest embedding dimension a space spec may ask for.")
+    max_epochs: int = Field(200, ge=1, description="Most training epochs (passes over the corpus) a space spec may ask for.")
+    max_layers: int = Field(4, ge=1, description="Most recurrent layers a bilstm spec may ask for.")
+    max_hidden: int = Field(2048, ge=1, description="Largest bilstm hidden size a spec may ask for.")
+    max_queued_jobs: int = Field(8, ge=1, description="Most queued or running jobs per collection.")
+    max_metadata_depth: int = Field(16, ge=1, le=64, description="Deepest nesting of a document's metadata.")
+    max_metadata_keys: int = Field(256, ge=1, description="Most metadata keys per document (all levels).")
+    max_metadata_value_bytes: int = Field(65536, ge=16, description="Largest metadata string value (UTF-8 bytes).")
+    max_schema_fields: int = Field(1024, ge=1, description="Most distinct metadata fields in one collection's schema.")
+
+    # Metrics and logs.
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    log_format: Literal["text", "json"] = Field("text", description="'json': one JSON object per log line.")
+    log_level: str = Field("INFO", description="Level of the vecdex loggers (DEBUG, INFO, WARNING, ...).")
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,10 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ..settings import Settings, get_settings
+from ..facade import Vecdex
+from ..observability import install_observability
+from .auth import install_auth
+from .docs import install_docs
 from .errors import BodySizeLimit, install_error_handlers
 from .nul_guard import RejectNul
 from .routers import api_router
-from ..facade import Vecdex
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +45,18 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         version="0.1.0",
         summary="Train word2vec, doc2vec, bilstm and item2vec on your data, serve them beside BERT with FAISS, over one SQL source of truth.",
         lifespan=lifespan,
+        # Served by install_docs from files installed with the package (no CDN: works offline).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.vecdex = vx
     install_error_handlers(app)
+    install_docs(app)
+    # Before the routers are included: the key check becomes a dependency of every route.
+    install_auth(app, vx)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNul)
+    # Added last, so outermost: request ids, logs and metrics see every response, 401 and 413 included.
+    install_observability(app, vx)
     app.include_router(api_router)
     return app
