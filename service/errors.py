@@ -262,3 +262,40 @@ class UnknownVectorSpace(InvalidInput):
     """A document's ``vectors`` name a space the collection lacks, or one that embeds its own vectors."""
 
     code = "unknown_vector_space"
+
+# --- API keys (401 / 403 / 404 / 409) ------------------------------------------------------------
+
+
+class Unauthorized(VecdexError):
+    """The request carries no API key, or one the server does not know or has revoked, while keys are enforced.
+    The HTTP door adds ``WWW-Authenticate: Bearer`` to the answer."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(VecdexError):
+    """The API key is valid but its scope (or its collections) does not cover the route asked for."""
+
+    code = "forbidden"
+    status = 403
+
+
+class KeyNotFound(NotFound):
+    """No API key has the name given (``vecdex keys revoke``)."""
+
+    code = "key_not_found"
+
+
+class KeyExists(AlreadyExists):
+    """An API key of that name already exists (revoked ones keep their name, so ``list`` stays unambiguous)."""
+
+    code = "key_exists"
+
+
+class UnprotectedBind(Conflict):
+    """``vecdex serve`` was asked to listen beyond loopback while no API key exists and auth is on: the API
+    would be open to the network. Create a key, or set ``VECDEX_AUTH=off`` on purpose."""
+
+    code = "unprotected_bind"
+

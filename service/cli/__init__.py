@@ -19,6 +19,7 @@ from .collections import collection_app
 from .db import db_app
 from .eval import eval_app
 from .jobs import jobs_app
+from .keys import keys_app
 from .recommend import item2vec_app
 from .spaces import space_app
 
@@ -29,6 +30,7 @@ app.add_typer(space_app, name="space")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(item2vec_app, name="item2vec")
 app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
 for group in (serve, ingest, search, recommend, demo):
     group.register(app)
 

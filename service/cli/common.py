@@ -137,9 +137,17 @@ def job_result(vx: Vecdex, job: JobPublic) -> str:
 
 
 def serve_api(vx: Vecdex, host: str, port: int, worker: bool) -> None:
-    """Serve the HTTP API in the foreground (``serve``, and ``demo`` once its spaces are built)."""
+    """Serve the HTTP API in the foreground (``serve``, and ``demo`` once its spaces are built).
+
+    Refuses first (one line, exit 2) to bind beyond loopback while the API would be open
+    (no key yet, auth on): see ``Keys.check_bind``.
+    """
     import uvicorn
 
     from ..api import create_app
 
+    with cli_errors():
+        warning = vx.keys.check_bind(host=host)
+    if warning:
+        typer.secho(warning, err=True, fg="yellow")
     uvicorn.run(create_app(vx.settings, run_worker=worker), host=host, port=port, log_level="info")

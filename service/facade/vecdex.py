@@ -13,6 +13,7 @@ from .collections import Collections, Documents
 from .core import Core
 from .evaluations import Evaluations
 from .items import Interactions, Recommendations
+from .keys import Keys
 from .queries import Queries
 from .spaces import Jobs, Spaces
 
@@ -47,6 +48,7 @@ class Vecdex:
         self.interactions = Interactions(self.core)
         self.recommend = Recommendations(self.core)
         self.evaluations = Evaluations(self.core)
+        self.keys = Keys(self.core)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Vecdex:

@@ -211,3 +211,25 @@ class Evaluation(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(Json)
     params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: a name, a scope (read, write or admin) and the sha256 of its secret, never the secret.
+
+    ``prefix`` (the first characters of the secret) is what ``vecdex keys list``
+    shows so an operator can tell keys apart; ``collections`` (a list of names,
+    or null for all) limits the key to those collections. A revoked key keeps its
+    row (``revoked_at``), so its name stays taken and enforcement stays on.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    scope: Mapped[str] = mapped_column(String(8))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    collections: Mapped[list[str] | None] = mapped_column(Json, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -41,3 +41,24 @@ def test_readyz_reports_out_of_date_schema(tmp_path: Path, sqlite_url: str) -> N
         r = client.get("/readyz")
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "schema_out_of_date" and "vecdex db upgrade" in r.json()["error"]["message"]
+
+
+def test_api_keys_migration_goes_down_and_up(database_url: str) -> None:
+    """0006 adds api_keys alone: down to 0005 drops it (and nothing else), up brings it back."""
+    from sqlalchemy import inspect
+
+    upgrade(database_url)
+    db = Database(database_url)
+    try:
+        tables = set(inspect(db.engine).get_table_names())
+        assert "api_keys" in tables
+        uniques = {tuple(u["column_names"]) for u in inspect(db.engine).get_unique_constraints("api_keys")}
+        assert {("name",), ("secret_hash",)} <= uniques
+        command.downgrade(alembic_config(database_url), "0005")
+        assert current_revision(db.engine) == "0005"
+        assert set(inspect(db.engine).get_table_names()) == tables - {"api_keys"}
+        upgrade(database_url)
+        assert current_revision(db.engine) == head_revision(database_url) == "0006"
+        assert "api_keys" in inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
