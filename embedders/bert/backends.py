@@ -14,6 +14,7 @@ Everything is loaded with ``local_files_only``: nothing is downloaded.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 from embedders.bert.source import ModelSource, offline
 from embedders.bert.spec import BertSpec
 from embedders.errors import ModelFileError, ModelUnavailable
+
+log = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_qint8.onnx"}
@@ -85,7 +88,12 @@ def load_torch(source: ModelSource, spec: BertSpec) -> Any:
     try:
         return _build(source, spec, "torch", {})
     except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"cannot load model {spec.model!r} from {source.path}: {exc}", field="embedder.model") from exc
+        # The library's message names files of the server; the client gets the model as it sent it.
+        log.warning("cannot load model %r from %s: %s", spec.model, source.path, exc)
+        raise ModelUnavailable(
+            f"cannot load model {spec.model!r} on this server ({type(exc).__name__}; details in the server log)",
+            field="embedder.model",
+        ) from exc
 
 
 def export_onnx(source: ModelSource, spec: BertSpec, target: Path) -> None:
@@ -94,8 +102,11 @@ def export_onnx(source: ModelSource, spec: BertSpec, target: Path) -> None:
     try:
         model = _build(source, spec, "onnx", {})
     except (OSError, ValueError) as exc:
+        log.warning("cannot export model %r from %s to ONNX: %s", spec.model, source.path, exc)
         raise ModelUnavailable(
-            f"cannot export model {spec.model!r} from {source.path} to ONNX: {exc}", field="embedder.backend"
+            f"cannot export model {spec.model!r} to ONNX on this server ({type(exc).__name__}; details in the "
+            "server log)",
+            field="embedder.backend",
         ) from exc
     shutil.rmtree(target, ignore_errors=True)
     model.save_pretrained(str(target))

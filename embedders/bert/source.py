@@ -71,41 +71,55 @@ def _cached_snapshot(model_id: str) -> Path | None:
         return None
 
 
+def unavailable(name: str) -> ModelUnavailable:
+    """The one refusal for a model that cannot be used, whatever the reason.
+
+    Deliberately the same words whether ``name`` is a directory that does not exist, one that exists
+    but holds no model (no config.json, no weights), or an id missing from the Hugging Face cache: a
+    client must not learn from it which directories exist on the server. It names nothing but what
+    the client sent.
+    """
+    return ModelUnavailable(
+        f"model {name!r} is not available offline on this server (vecdex never downloads models): use the "
+        f"default {DEFAULT_MODEL!r}, a model installed on this server, or ask its operator to install the model",
+        field="embedder.model",
+    )
+
+
 def resolve(spec: BertSpec) -> ModelSource:
-    """The model directory ``spec`` names; raises ModelUnavailable with what to do instead."""
+    """The model directory ``spec`` names; raises ModelUnavailable (see :func:`unavailable`) if there is none."""
     name = spec.model
     if name.lower() in _DEFAULT_ALIASES:
         path = default_model_path()
     elif os.path.isabs(name) or name.startswith((".", "~")) or Path(name).expanduser().is_dir():
         path = Path(name).expanduser().resolve()
-        if not path.is_dir():
-            raise ModelUnavailable(f"model directory {name!r} does not exist", field="embedder.model")
+        if not _is_model_directory(path):
+            raise unavailable(name)
     else:
         cached = _cached_snapshot(name)
-        if cached is None:
-            raise ModelUnavailable(
-                f"model {name!r} is not available offline: vecdex never downloads models. Give a local model "
-                f"directory (an absolute path), use the default {DEFAULT_MODEL!r}, or put the model in the "
-                "Hugging Face cache on this machine first",
-                field="embedder.model",
-            )
+        if cached is None or not _is_model_directory(cached):
+            raise unavailable(name)
         path = cached
     return ModelSource(path=path, sentence_transformers=_is_sentence_transformers(path, spec))
 
 
+def _is_model_directory(path: Path) -> bool:
+    """A directory with a config.json and weights: a loadable transformer checkpoint."""
+    return (path / "config.json").is_file() and any((path / f).is_file() for f in _WEIGHT_FILES)
+
+
 def _is_sentence_transformers(path: Path, spec: BertSpec) -> bool:
+    """Whether to load ``path`` (a model directory) as sentence-transformers, as ``spec.source`` says.
+
+    Only a real model reaches here, so saying it lacks modules.json tells nothing about the server's
+    other directories; the message still names the model as sent, never the resolved path.
+    """
     has_modules = (path / "modules.json").is_file()
     if spec.source == "sentence-transformers" and not has_modules:
         raise ModelUnavailable(
-            f"{path} is not a sentence-transformers model (no modules.json); use source 'transformers' "
-            "to load it as a plain checkpoint with a pooling",
+            f"model {spec.model!r} is not a sentence-transformers model (no modules.json); use source "
+            "'transformers' to load it as a plain checkpoint with a pooling",
             field="embedder.source",
-        )
-    if not (path / "config.json").is_file():
-        raise ModelUnavailable(f"{path} has no config.json: not a transformer model directory", field="embedder.model")
-    if not any((path / f).is_file() for f in _WEIGHT_FILES):
-        raise ModelUnavailable(
-            f"{path} has no weights ({' or '.join(_WEIGHT_FILES[:2])})", field="embedder.model"
         )
     return has_modules if spec.source == "auto" else spec.source == "sentence-transformers"
 

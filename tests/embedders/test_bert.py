@@ -247,8 +247,8 @@ def test_changed_model_files_are_detected_on_load(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        ("some-org/not-downloaded-model", "not available offline"),
-        ("/nonexistent/model/dir", "does not exist"),
+        ("some-org/not-downloaded-model", "not available offline on this server"),
+        ("/nonexistent/model/dir", "not available offline on this server"),
     ],
 )
 def test_unavailable_models_give_a_clear_error(model: str, message: str) -> None:
@@ -262,11 +262,25 @@ def test_unavailable_models_give_a_clear_error(model: str, message: str) -> None
 
 def test_plain_directory_is_not_a_sentence_transformers_model(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(ModelUnavailable, match="modules.json") as info:
         create(BertSpec(model=str(tmp_path), source="sentence-transformers")).preflight(None)  # type: ignore[arg-type]
-    assert info.value.field == "embedder.source"
-    with pytest.raises(ModelUnavailable, match="no weights"):
-        create(BertSpec(model=str(tmp_path))).preflight(None)  # type: ignore[arg-type]
+    assert info.value.field == "embedder.source" and str(tmp_path) in info.value.message  # the model as sent
+
+
+def test_the_refusal_does_not_say_which_directories_exist(tmp_path: Path) -> None:
+    """A missing directory, an empty one, one without weights and an uncached id read alike (but the name)."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "no-weights").mkdir()
+    (tmp_path / "no-weights" / "config.json").write_text("{}")
+    messages = set()
+    for model in (tmp_path / "missing", tmp_path / "empty", tmp_path / "no-weights", "org/never-downloaded"):
+        with pytest.raises(ModelUnavailable) as info:
+            create(BertSpec(model=str(model))).preflight(None)  # type: ignore[arg-type]
+        assert info.value.field == "embedder.model"
+        messages.add(info.value.message.replace(str(model), "<model>"))
+    assert len(messages) == 1, messages
+    assert str(tmp_path.parent) not in messages.pop()
 
 
 def test_spec_defaults_and_validation() -> None:
