@@ -10,7 +10,10 @@ allowed on a loopback address (:meth:`Keys.check_bind`).
 from __future__ import annotations
 
 import ipaddress
+import logging
 from datetime import datetime, timezone
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import Forbidden, UnprotectedBind
 from ..key_schemas import KeyCreate, KeyCreated, KeyPublic, Scope, covers
@@ -18,6 +21,8 @@ from ..store.keys import any_key, find_by_secret, insert_key, list_keys, revoke_
 from ..store.models import ApiKey
 from ..store.repository import get_collection
 from .core import Core
+
+log = logging.getLogger(__name__)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -95,13 +100,19 @@ class Keys:
 
         One indexed SELECT by the secret's hash; ``last_used_at`` is written at most once a minute per key.
         """
-        with self._core.db.session() as session:
+        with self._core.db.sessions() as session:
             key = find_by_secret(session, secret)
             if key is None:
                 return None
+            view = key_view(key)
             if key.revoked_at is None:
-                touch(session, key)
-            return key_view(key)
+                try:
+                    if touch(session, key):
+                        session.commit()
+                except SQLAlchemyError:  # last_used_at is advisory: a busy database must not fail the request
+                    session.rollback()
+                    log.warning("could not record the use of API key %r", key.name, exc_info=True)
+            return view
 
     def authorize(self, *, key: KeyPublic, needs: Scope, collection: str | None, per_collection: bool) -> None:
         """Raise Forbidden unless ``key`` may do what needs scope ``needs`` on ``collection``.

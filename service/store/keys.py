@@ -90,13 +90,17 @@ def find_by_secret(session: Session, secret: str) -> ApiKey | None:
     return key
 
 
-def touch(session: Session, key: ApiKey, now: datetime | None = None) -> None:
-    """Record use, at most once per ``TOUCH_EVERY`` (the row read says when it was last written)."""
+def touch(session: Session, key: ApiKey, now: datetime | None = None) -> bool:
+    """Record use, at most once per ``TOUCH_EVERY`` (the row read says when it was last written).
+
+    Returns whether it wrote (the caller then commits; a request that wrote nothing needs no commit).
+    """
     now = now or utcnow()
     last = key.last_used_at
     if last is not None and last.tzinfo is None:  # SQLite keeps no offset; stored values are UTC
         last = last.replace(tzinfo=timezone.utc)
     if last is not None and now - last < TOUCH_EVERY:
-        return
+        return False
     session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
     key.last_used_at = now
+    return True
