@@ -8,6 +8,7 @@ token queries live in :mod:`service.words`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from indexers.base import SearchParams
 
 from ..store.db import Database
 from ..errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace
+from ..observability import metrics
 from .fusion import fuse, overlaps
 from ..store.models import Collection, Document, Space
 from .query_path import Query, QueryPath, answers, check_k
@@ -50,9 +52,18 @@ class Searcher:
     ) -> tuple[str, list[Hit]]:
         """Top ``k`` documents for a text or a vector; ``params`` tunes this one search (ignored by keyword spaces)."""
         check_k(k, self.max_k)
+        start = time.perf_counter()
         space, runtime, allowed = self.path.resolve(collection_name, space_name, where)
         pairs = self.path.ranked(runtime, _query(query), k, allowed, params)
-        return space.name, self.path.hydrate(pairs, snippet)
+        hits = self.path.hydrate(pairs, snippet)
+        # The one search metric, recorded where the whole search is in view (resolve + catch-up, filter,
+        # embed, index, hydrate); labels come from the resolved space, so only existing names become series.
+        if runtime.keyword:
+            kind, backend = "bm25", "keyword"
+        else:
+            kind, backend = runtime.index.kind, runtime.index.backend  # type: ignore[union-attr]
+        metrics.observe_search(space.collection_name, space.name, kind, backend, time.perf_counter() - start)
+        return space.name, hits
 
     def _query_spaces(self, collection_name: str, names: list[str] | None, query: Query) -> list[str]:
         """The spaces a compare/hybrid query runs on: the named ones (deduplicated, in order), or every

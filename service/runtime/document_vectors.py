@@ -21,6 +21,7 @@ them. Rows left without a vector (nothing embeddable, no given vector) are
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from embedders.capabilities import Capability
 from embedders.registry import has
 from indexers.pipeline import fill_vectors
 
+from ..observability import metrics
 from ..store.vector_store import GIVEN_GENERATION, given_vectors, reusable_vectors, save_vectors
 
 
@@ -96,7 +98,11 @@ def document_vectors(
     else:
         known, vectors = np.zeros(len(id_list), dtype=bool), np.zeros((len(id_list), dim), dtype=np.float32)
     trained_ok = use_trained or has(target.embedder, Capability.TRAIN_INTERACTIONS)
+    start = time.perf_counter()
     filled = fill_vectors(target.embedder, id_list, texts, vectors, known, use_trained=trained_ok)
+    # Every embedding the service does passes here (builds, catch-up, more-like-this, ...): one recording point
+    # for the throughput metric, which counts only texts the model embedded.
+    metrics.observe_embedding(target.embedder.type, filled.embedded, time.perf_counter() - start)
     id_array = np.asarray(id_list, dtype=np.int64)
     # Store what is new; and for a fixed family also what was reused, since it may have come from another
     # generation, whose rows the next generation switch drops.

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,10 +29,12 @@ from .build import build_space
 from ..store.db import Database
 from ..errors import JobCancelled, JobFinished, JobNotFound, SpaceNotFound, VecdexError
 from ..errors import error_payload as vecdex_error_payload
-from ..store.models import Job, Space, utcnow
+from ..observability import metrics
+from ..store.models import Collection, Job, Space, utcnow
 from .progress import FanOut
 
-log = logging.getLogger(__name__)
+# In the vecdex logger hierarchy, which `vecdex serve` and `vecdex worker` configure (VECDEX_LOG_*).
+log = logging.getLogger("vecdex.jobs")
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -216,23 +219,26 @@ def run_job(
 
     ``engine_options`` say where index engines with storage of their own (Milvus) keep it.
     """
+    start = time.perf_counter()
     cancelled = threading.Event()
     with db.session() as session:
         job = get_job(session, job_id)
         if job.cancel_requested:
             cancelled.set()
+        where = _job_names(session, job)
+    log.info("job %s started", job_id, extra={"job_id": job_id, "job_type": job.kind, **where})
     progress = JobProgress(db, job_id, cancelled)
     monitor = _Monitor(db, job_id, cancelled)
     monitor.start()
-    status, error = "succeeded", None
+    status, error, unexpected = "succeeded", None, None
     try:
         RUNNERS[job.kind](db, spaces_root, job, FanOut(progress, echo or NullProgress()), engine_options or EngineOptions())
         progress.flush()
     except JobCancelled as exc:
         status, error = "cancelled", error_payload(exc)
     except Exception as exc:
-        log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, VecdexError))
         status, error = "failed", error_payload(exc)
+        unexpected = None if isinstance(exc, VecdexError) else exc  # a bug: its traceback goes in the log
     finally:
         monitor.stop.set()
         monitor.join()
@@ -241,7 +247,39 @@ def run_job(
         job.status, job.error, job.finished_at = status, error, utcnow()
         if status != "succeeded":
             _mark_space(session, job, "failed" if status == "failed" else "cancelled", error)
+    _log_end(job, status, error, unexpected, time.perf_counter() - start, where)
     return job
+
+
+def _job_names(session, job: Job) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The collection and space a job works on, by name, for its log lines (ids mean little to a reader)."""
+    names: dict[str, str] = {}
+    collection = session.get(Collection, job.collection_id) if job.collection_id is not None else None
+    space = session.get(Space, job.space_id) if job.space_id is not None else None
+    if collection is not None:
+        names["collection"] = collection.name
+    if space is not None:
+        names["space"] = space.name
+    return names
+
+
+def _log_end(
+    job: Job,
+    status: str,
+    error: dict[str, Any] | None,
+    unexpected: BaseException | None,
+    seconds: float,
+    where: dict[str, str],
+) -> None:
+    """Record how a job ended: the job metrics, and one log line (WARNING for a failure, INFO otherwise)."""
+    metrics.observe_job(job.kind, status, seconds)
+    extra: dict[str, Any] = {"job_id": job.id, "job_type": job.kind, "outcome": status, **where}
+    extra["duration_ms"] = round(seconds * 1000, 1)
+    if error is not None:
+        extra["error_code"] = error["code"]
+    message = "job %s %s in %.2fs" + (": %s" if error is not None else "")
+    args: tuple[Any, ...] = (job.id, status, seconds) + ((error["message"],) if error is not None else ())
+    log.log(logging.WARNING if status == "failed" else logging.INFO, message, *args, exc_info=unexpected, extra=extra)
 
 
 def worker_name() -> str:
