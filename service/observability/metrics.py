@@ -8,6 +8,15 @@ library's global default: the counters are per process either way, and a
 private registry keeps other libraries' metrics (and anything a test or an
 embedding application registers globally) out of ``/metrics``.
 
+Counters are per process. The job metrics are recorded by the process whose
+worker ran the job: the API process's ``/metrics`` has them with the embedded
+worker (``vecdex serve``), not for jobs a standalone ``vecdex worker`` ran
+(nothing serves that process's metrics). The queue as every worker left it is
+exported from the jobs table at scrape time instead (``vecdex_jobs_by_status``):
+SQL is the one place all workers write, so that gauge is the truer one across
+processes, while these histograms keep the durations SQL would have to
+recompute from every finished row at each scrape.
+
 What is stored in SQL and on disk (documents, vectors, index bytes, the job
 queue) is not recorded here: it is read at scrape time by each app's
 collector (:mod:`.state`), which an app combines with this registry when it

@@ -47,9 +47,16 @@ def request_id_from(scope: Scope) -> str:
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template (``/collections/{name}``), never the raw path, so label values stay
-    few. The router records the route it picked in the scope; a response sent before routing (a 413 from the
-    body limit, a NUL refused in the URL) or for a path no route knows has none: ``unmatched``."""
-    path = getattr(scope.get("route"), "path", None)
+    few. A response sent before routing (a 413 from the body limit, a NUL refused in the URL), or for a path
+    no route knows, has none: ``unmatched``.
+
+    The router records what it picked in the scope. FastAPI 0.165 includes routers lazily: its effective
+    route context has the path as served (prefixes of ``include_router`` included), ``scope["route"]`` the
+    path as the route's own router declared it; the first is taken when present (as the key check does,
+    ``service.api.auth.route_template``), and either is exact for this app.
+    """
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path_format", None) or getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) and path else UNMATCHED
 
 

@@ -280,3 +280,40 @@ def test_worker_logs_a_failed_job_with_its_error_code(
     assert "failed" in end.getMessage() and end.exc_info is None  # a known error: no traceback
     failed = {"type": "build_space", "outcome": "failed"}
     assert delta(before, scrape(client), "vecdex_jobs_total", **failed) == 1
+
+
+def test_metrics_need_a_key_once_keys_exist(client: TestClient, settings: Settings) -> None:
+    from service.facade import Vecdex
+    from service.key_schemas import KeyCreate
+
+    vx = Vecdex(settings)  # as `vecdex keys create` in another process
+    try:
+        secret = vx.keys.create(body=KeyCreate(name="scraper", scope="read")).secret
+    finally:
+        vx.close()
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and refused.headers["x-request-id"]
+    r = client.get("/metrics", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 200
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+    assert value(samples, "vecdex_http_requests_total", method="GET", route="/metrics", status="401") >= 1
+
+
+def test_keyword_searches_are_labelled_bm25(client: TestClient, jobs: Callable[[], int]) -> None:
+    _seed(client, jobs)
+    r = client.post("/collections/topics/spaces", json={"name": "kw", "embedder": {"type": "bm25"}})
+    assert r.status_code == 202, r.text
+    assert jobs() == 1
+    before = scrape(client)
+    r = client.post("/collections/topics/search", json={"query": "football", "k": 3, "space": "kw"})
+    assert r.status_code == 200, r.text
+    after = scrape(client)
+    labels = {"collection": "topics", "space": "kw", "index_kind": "bm25", "backend": "keyword"}
+    assert delta(before, after, "vecdex_search_duration_seconds_count", **labels) == 1
+    # A keyword space has no vectors; its index files are still measured.
+    assert ("vecdex_space_vectors", frozenset({"collection": "topics", "space": "kw"}.items())) not in after
+    assert value(after, "vecdex_space_index_bytes", collection="topics", space="kw") > 0
