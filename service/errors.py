@@ -263,6 +263,7 @@ class UnknownVectorSpace(InvalidInput):
 
     code = "unknown_vector_space"
 
+
 # --- API keys (401 / 403 / 404 / 409) ------------------------------------------------------------
 
 
@@ -299,3 +300,27 @@ class UnprotectedBind(Conflict):
 
     code = "unprotected_bind"
 
+
+# --- quotas (VECDEX_MAX_* settings; service/quotas.py) -------------------------------------------
+
+
+class QuotaExceeded(InvalidInput):
+    """A space spec asks a worker for more than this server allows (a dimension, epochs, layers, ...
+    beyond its ``VECDEX_MAX_*`` setting); the message names the value, the limit and the setting."""
+
+    code = "quota_exceeded"
+
+
+class MetadataTooLarge(QuotaExceeded):
+    """A document's metadata is nested too deep, has too many keys or too long a string, or would grow
+    the collection's metadata schema past ``VECDEX_MAX_SCHEMA_FIELDS``; the batch is refused whole."""
+
+    code = "metadata_too_large"
+
+
+class TooManyJobs(VecdexError):
+    """The collection already has ``VECDEX_MAX_QUEUED_JOBS`` jobs queued or running: wait for one to end
+    (or cancel one) and try again (429, so clients know that retrying later can succeed)."""
+
+    code = "too_many_jobs"
+    status = 429

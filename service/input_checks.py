@@ -13,8 +13,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-MAX_METADATA_DEPTH = 16
-"""Deepest nesting of objects/arrays in a document's metadata (a top-level scalar is depth 1)."""
+MAX_METADATA_DEPTH = 64
+"""Hard ceiling on the nesting of objects/arrays in metadata or a filter (a top-level scalar is depth 1).
+
+Parsing safety only: past it a value is refused inside pydantic, before it reaches any code that
+recurses over it. The deployment's own limit, ``VECDEX_MAX_METADATA_DEPTH`` (default 16, at most
+this ceiling), needs settings, which validators lack, so the facade checks it (``service.quotas``)."""
 
 
 def sql_text(value: str) -> str:

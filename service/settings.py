@@ -48,15 +48,22 @@ class Settings(BaseSettings):
     )
 
     # Quotas: what one request may ask a worker to do, and how big a document's metadata may be.
-    max_dim: int = Field(1024, ge=1, description="Largest embedding dimension a space spec may ask for.")
-    max_epochs: int = Field(200, ge=1, description="Most training epochs (passes over the corpus) a space spec may ask for.")
-    max_layers: int = Field(4, ge=1, description="Most recurrent layers a bilstm spec may ask for.")
-    max_hidden: int = Field(2048, ge=1, description="Largest bilstm hidden size a spec may ask for.")
+    max_dim: int = Field(
+        1024, ge=1, description="Largest dimension (dim, bilstm projection_dim) a spec may ask for; given vectors exempt."
+    )
+    max_epochs: int = Field(200, ge=1, description="Most passes over the corpus (epochs, infer_epochs) a spec may ask for.")
+    max_layers: int = Field(4, ge=1, description="Most stacked layers (bilstm num_layers, highway_layers) a spec may ask.")
+    max_hidden: int = Field(2048, ge=1, description="Largest bilstm hidden_dim, and character-CNN width (sum of filters).")
     max_queued_jobs: int = Field(8, ge=1, description="Most queued or running jobs per collection.")
     max_metadata_depth: int = Field(16, ge=1, le=64, description="Deepest nesting of a document's metadata.")
     max_metadata_keys: int = Field(256, ge=1, description="Most metadata keys per document (all levels).")
     max_metadata_value_bytes: int = Field(65536, ge=16, description="Largest metadata string value (UTF-8 bytes).")
     max_schema_fields: int = Field(1024, ge=1, description="Most distinct metadata fields in one collection's schema.")
+    max_window: int = Field(50, ge=1, description="Widest context window (word2vec, doc2vec, item2vec) a spec may ask.")
+    max_vocab: int = Field(
+        100_000, ge=1, description="Largest output vocabulary (bilstm max_size; null, meaning no cap, is refused)."
+    )
+    max_batch_size: int = Field(512, ge=1, description="Most texts or sentences per forward pass (batch_size: bert, bilstm).")
 
     # Metrics and logs.
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from ..errors import BatchTooLarge, InvalidCursor
+from ..quotas import check_metadata, check_schema_growth
 from ..store.repository import (
     UpsertResult as UpsertCounts,
     create_collection,
@@ -81,8 +82,17 @@ class Documents:
         self, *, collection: str, documents: Sequence[DocumentIn], field_prefix: str | None = None
     ) -> UpsertCounts:
         """A batch of any size in one transaction (file ingest); ``field_prefix`` names a lone record's
-        fields in errors (``document.metadata.x`` rather than ``documents[0].metadata.x``)."""
+        fields in errors (``document.metadata.x`` rather than ``documents[0].metadata.x``).
+
+        Metadata beyond the ``VECDEX_MAX_METADATA_*`` limits, or a batch that would grow the collection's
+        schema past ``VECDEX_MAX_SCHEMA_FIELDS``, is refused whole (``metadata_too_large``) before any write.
+        """
+        settings = self._core.settings
         with self._core.db.session() as session:
+            # Locked, so two batches cannot both find room for their new fields and together overfill the schema.
+            schema = get_collection(session, collection, lock=True).metadata_schema or {}
+            check_metadata(settings, documents, field_prefix=field_prefix)
+            check_schema_growth(settings, schema, documents, field_prefix=field_prefix)
             extra = {"field_prefix": field_prefix} if field_prefix else {}
             counts = upsert_documents(session, collection, documents, **extra)
             collection_id = get_collection(session, collection).id

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from embedders.base import Progress
 
 from ..errors import BatchTooLarge
+from ..quotas import check_spec
 from ..store.interactions import IngestResult, UnknownItems, ingest_interactions, known_items, require_items, user_history
-from ..evaluation.item2vec import EvaluationReport, TuneReport, evaluate_source, load_source, tune_source
+from ..evaluation.item2vec import EvaluationReport, Source, TuneReport, evaluate_source, load_source, tune_source
 from ..store.models import Document
 from ..query.recommend import Recommender
 from ..recommend_schemas import RecommendRequest, RecommendResponse, UserRecommendRequest
@@ -117,7 +118,7 @@ class Recommendations:
         progress: Progress | None = None,
     ) -> EvaluationReport:
         """Next-item HR/MRR/nDCG@k of a fresh item2vec model vs popularity and co-occurrence on a time split."""
-        source = load_source(self._core.db, collection, space, overrides)
+        source = self._source(collection, space, overrides)
         return evaluate_source(source, k, test_fraction, progress)
 
     def tune(
@@ -132,5 +133,13 @@ class Recommendations:
         progress: Progress | None = None,
     ) -> TuneReport:
         """Random search of item2vec's training parameters within a time budget, scored by nDCG@k."""
-        source = load_source(self._core.db, collection, space, overrides)
+        source = self._source(collection, space, overrides)
         return tune_source(source, budget_seconds, k, progress, seed=seed)
+
+    def _source(self, collection: str, space: str | None, overrides: Mapping[str, Any] | None) -> Source:
+        """The log and spec to train on, refused (``quota_exceeded``) if the spec with its overrides asks for
+        more than the server's quotas allow; a value that came from an override is named ``overrides.<key>``."""
+        source = load_source(self._core.db, collection, space, overrides)
+        renamed = {key: f"overrides.{key}" for key in overrides or {}}
+        check_spec(self._core.settings, source.spec, fields=renamed)
+        return source

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from embedders.base import Progress
 
+from ..quotas import check_queued_jobs, check_spec
 from ..runtime.jobs import cancel_job, claim, get_job, run_job, worker_name
 from ..store.models import Collection, Job
 from ..store.repository import get_collection, get_space, list_spaces
@@ -22,14 +23,30 @@ class Spaces:
         self._core = core
 
     def create(self, *, collection: str, body: SpaceCreate) -> SpaceCreated:
-        """Validate and preflight the spec, then insert the space and its build job in one transaction."""
+        """Validate and preflight the spec, then insert the space and its build job in one transaction.
+
+        A spec beyond the server's quotas (``VECDEX_MAX_DIM``, ``_EPOCHS``, ...) is a 422 ``quota_exceeded``,
+        and a collection whose queue is full a 429 ``too_many_jobs``, both before anything is written.
+        """
+        check_spec(self._core.settings, body.embedder)
+        self._check_queue(collection)
         _, job_id = create_space(self._core.db, collection, body)
         return self._created(collection, body.name, job_id)
 
     def rebuild(self, *, collection: str, space: str) -> SpaceCreated:
-        """Queue a new generation built from the space's own spec; the current one serves meanwhile."""
+        """Queue a new generation built from the space's own spec; the current one serves meanwhile.
+
+        The stored spec was checked against the quotas when the space was created, so only the queue is
+        checked here (a space created under higher limits can still be rebuilt as it is).
+        """
+        self._check_queue(collection)
         _, job_id = rebuild_space(self._core.db, collection, space)
         return self._created(collection, space, job_id)
+
+    def _check_queue(self, collection: str) -> None:
+        with self._core.db.sessions() as session:
+            row = get_collection(session, collection)
+            check_queued_jobs(session, self._core.settings, collection_id=row.id, collection=collection)
 
     def _created(self, collection: str, space: str, job_id: int) -> SpaceCreated:
         with self._core.db.session() as session:
