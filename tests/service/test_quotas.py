@@ -264,3 +264,19 @@ def test_ingest_names_each_line_beyond_a_limit_and_loads_the_rest(
     assert f"{src}:5: document.metadata." in r.output and "VECDEX_MAX_SCHEMA_FIELDS" in r.output
     assert f"{src}:7: document.metadata.a.b.c.d is nested 5 levels deep" in r.output
     assert "5 created" in r.output and "3 rejected" in r.output
+
+
+# --- bert model paths -------------------------------------------------------------------------------
+
+
+def test_the_bert_refusal_is_the_same_for_an_existing_and_a_missing_directory(qclient: TestClient, tmp_path: Path) -> None:
+    """The message names the model as sent and nothing else: it must not tell which server directories exist."""
+    (tmp_path / "exists").mkdir()
+    messages = set()
+    for model in (tmp_path / "exists", tmp_path / "missing", tmp_path):
+        r = qclient.post("/collections/news/spaces", json={"name": "b", "embedder": {**BERT, "model": str(model)}})
+        error = _error(r, 422, "model_unavailable")
+        assert error["field"] == "embedder.model"
+        messages.add(error["message"].replace(str(model), "<model>"))
+    assert len(messages) == 1 and "not available offline on this server" in messages.pop()
+    _nothing_created(qclient)
