@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ..settings import Settings, get_settings
 from ..facade import Vecdex
 from ..observability import install_observability
-from .auth import install_auth
+from .auth import KeyFirst, install_auth
 from .docs import install_docs
 from .errors import BodySizeLimit, install_error_handlers
 from .nul_guard import RejectNul
@@ -53,9 +53,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     install_error_handlers(app)
     install_docs(app)
     # Before the routers are included: the key check becomes a dependency of every route.
-    install_auth(app, vx)
+    gate = install_auth(app, vx)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNul)
+    # Outside the body limit: a request without a valid key is refused before its body is read.
+    app.add_middleware(KeyFirst, gate=gate)
     # Added last, so outermost: request ids, logs and metrics see every response, 401 and 413 included.
     install_observability(app, vx)
     app.include_router(api_router)

@@ -108,6 +108,18 @@ def rule_for(method: str, path: str | None) -> Rule:
     return ROUTES.get((method, path), UNCLASSIFIED)
 
 
+PUBLIC_PREFIXES = ("/docs-static/",)
+"""Raw paths under a public Mount (the docs pages' assets)."""
+
+
+def is_public_request_path(path: str) -> bool:
+    """Whether a request's raw path (before routing) is a public one: a public template without parameters
+    (the probes, the docs, the spec) or a file under a public mount. Every other path needs a key."""
+    if path.startswith(PUBLIC_PREFIXES):
+        return True
+    return "{" not in path and is_public_path(path)
+
+
 def is_public_path(path: str) -> bool:
     """Whether every method of this path template is public (for routes outside FastAPI's dependencies)."""
     rules = [rule for (_, p), rule in ROUTES.items() if p == path]

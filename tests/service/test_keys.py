@@ -99,6 +99,27 @@ def test_missing_unknown_and_revoked_keys_are_401(topics: TestClient, vx: Vecdex
     assert_unauthorized(search(topics, {}), "Authorization: Bearer")
 
 
+def test_a_request_without_a_valid_key_is_refused_before_its_body_is_read(topics: TestClient, vx: Vecdex) -> None:
+    """401, not 400 malformed_json / 422 / 413: an anonymous client cannot make the server parse or buffer a body."""
+    headers = make_key(vx, "writer", "write")
+    url = "/collections/topics/documents"
+    bad_json = {"content-type": "application/json"}
+    assert_unauthorized(topics.post(url, content=b"{not json", headers=bad_json), "Authorization: Bearer")
+    assert_unauthorized(topics.post(url, json={"documents": "nope"}), "Authorization: Bearer")
+    unknown = {**bad_json, "Authorization": "Bearer vdx_nope"}
+    assert_unauthorized(topics.post(url, content=b"{not json", headers=unknown), "unknown API key")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the body limit would buffer it
+        yield b'{"documents": ['
+        yield b"0," * 1000
+        yield b"0]}"
+
+    assert_unauthorized(topics.post(url, content=chunks(), headers=bad_json), "Authorization: Bearer")
+    # with the key, the same bodies reach the route and get its answers
+    assert topics.post(url, content=b"{not json", headers={**bad_json, **headers}).status_code == 400
+    assert topics.post(url, json={"documents": "nope"}, headers=headers).status_code == 422
+
+
 def test_read_write_and_admin_scopes(topics: TestClient, vx: Vecdex) -> None:
     read, write, admin = (make_key(vx, s, s) for s in ("read", "write", "admin"))
     doc = {"documents": [{"external_id": "new", "text": "the striker scored"}]}
