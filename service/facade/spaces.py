@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from embedders.base import Progress
 
@@ -30,7 +31,7 @@ class Spaces:
         """
         check_spec(self._core.settings, body.embedder)
         self._check_queue(collection)
-        _, job_id = create_space(self._core.db, collection, body)
+        _, job_id = create_space(self._core.db, collection, body, admit=self._admit)
         return self._created(collection, body.name, job_id)
 
     def rebuild(self, *, collection: str, space: str) -> SpaceCreated:
@@ -40,10 +41,15 @@ class Spaces:
         checked here (a space created under higher limits can still be rebuilt as it is).
         """
         self._check_queue(collection)
-        _, job_id = rebuild_space(self._core.db, collection, space)
+        _, job_id = rebuild_space(self._core.db, collection, space, admit=self._admit)
         return self._created(collection, space, job_id)
 
+    def _admit(self, session: Session, collection: Collection) -> None:
+        """The queue quota again, on the locked collection in the transaction that queues (exact under races)."""
+        check_queued_jobs(session, self._core.settings, collection_id=collection.id, collection=collection.name)
+
     def _check_queue(self, collection: str) -> None:
+        """The queue quota before the preflight (which may read the whole corpus) is paid for."""
         with self._core.db.sessions() as session:
             row = get_collection(session, collection)
             check_queued_jobs(session, self._core.settings, collection_id=row.id, collection=collection)

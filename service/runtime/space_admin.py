@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,15 @@ from .jobs import ACTIVE, enqueue
 from ..store.models import Collection, Job, Space, utcnow
 from ..store.repository import get_collection, get_space
 from ..space_schemas import SpaceCreate
+
+Admit = Callable[[Session, Collection], None]
+"""A last check on a locked collection, inside the transaction that queues the job (the queue quota):
+raising there writes nothing, and two concurrent requests cannot both pass it."""
+
+
+def _admit_all(session: Session, collection: Collection) -> None:
+    return None
+
 
 # Above this many documents the synchronous vocabulary check is skipped; the build job reports instead.
 PREFLIGHT_MAX_DOCS = 20_000
@@ -68,7 +79,9 @@ def _preflight_interactions(db: Database, collection: Collection, spec: Embedder
         check(interaction_sequences(db, collection.id, spec))
 
 
-def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tuple[int, int]:
+def create_space(
+    db: Database, collection_name: str, request: SpaceCreate, *, admit: Admit = _admit_all
+) -> tuple[int, int]:
     """Validate, then insert the space row and its build job in one transaction; returns (space id, job id)."""
     with db.session() as session:
         collection = get_collection(session, collection_name)
@@ -80,6 +93,7 @@ def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tu
     preflight(db, collection, request.embedder)
     with db.session() as session:
         collection = get_collection(session, collection_name, lock=True)
+        admit(session, collection)
         space = Space(
             collection_id=collection.id,
             name=request.name,
@@ -101,7 +115,9 @@ def create_space(db: Database, collection_name: str, request: SpaceCreate) -> tu
         return space.id, job.id
 
 
-def rebuild_space(db: Database, collection_name: str, space_name: str) -> tuple[int, int]:
+def rebuild_space(
+    db: Database, collection_name: str, space_name: str, *, admit: Admit = _admit_all
+) -> tuple[int, int]:
     """Queue a build of an existing space with its own spec; returns (space id, job id).
 
     A ready space is rebuilt in place (``params.rebuild``): it stays ready and
@@ -134,6 +150,7 @@ def rebuild_space(db: Database, collection_name: str, space_name: str) -> tuple[
                 f"wait for it or cancel it with POST /jobs/{busy.id}/cancel",
                 field="space",
             )
+        admit(session, get_collection(session, collection_name, lock=True))
         space = session.get(Space, space_id)
         params: dict[str, bool] = {}
         if space.status == "ready":

@@ -183,6 +183,20 @@ def test_a_full_queue_is_a_429_until_a_job_ends(qclient: TestClient) -> None:
     assert qclient.post("/collections/news/spaces", json={"name": "c", "embedder": W2V}).status_code == 202
 
 
+def test_the_queue_quota_holds_inside_the_queueing_transaction(
+    qclient: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early check can race (two requests at cap - 1); the one on the locked collection cannot."""
+    from service.facade.spaces import Spaces
+
+    monkeypatch.setattr(Spaces, "_check_queue", lambda self, collection: None)
+    for name in ("a", "b"):
+        assert qclient.post("/collections/news/spaces", json={"name": name, "embedder": W2V}).status_code == 202
+    _error(qclient.post("/collections/news/spaces", json={"name": "c", "embedder": W2V}), 429, "too_many_jobs")
+    assert [s["name"] for s in qclient.get("/collections/news/spaces").json()] == ["a", "b"]
+    assert len(qclient.get("/jobs").json()) == 2
+
+
 # --- metadata ---------------------------------------------------------------------------------------
 
 
