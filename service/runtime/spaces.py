@@ -263,9 +263,11 @@ class SpaceRuntimes:
                 index = factory.open_index(directory / INDEX_DIR, self.engine_options)
         except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
             log.exception("cannot load space %s generation %s", space.id, generation)
+            # The directory and the library's message stay in the server log: clients (and job rows they
+            # can read) learn which space and what to do, not the server's file layout.
             raise SpaceUnavailable(
-                f"space {space.name!r} cannot be loaded from {directory} ({exc}); rebuild it "
-                f"(POST .../spaces/{space.name}/rebuild or `vecdex space rebuild`)",
+                f"space {space.name!r} (generation {generation}) cannot be loaded on this server (details in the "
+                f"server log); rebuild it (POST .../spaces/{space.name}/rebuild or `vecdex space rebuild`)",
                 field="space",
             ) from exc
         if isinstance(index, KeywordIndex):
