@@ -150,4 +150,6 @@ def serve_api(vx: Vecdex, host: str, port: int, worker: bool) -> None:
         warning = vx.keys.check_bind(host=host)
     if warning:
         typer.secho(warning, err=True, fg="yellow")
-    uvicorn.run(create_app(vx.settings, run_worker=worker), host=host, port=port, log_level="info")
+    # vecdex logs one access line per request itself (with the request id, route template and duration).
+    app = create_app(vx.settings, run_worker=worker)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

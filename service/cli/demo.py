@@ -18,6 +18,8 @@ def demo(
     from ..demo import build_demo
 
     with cli_errors():
+        if serve_api_:  # refuse an open bind beyond loopback before minutes of building, not after
+            vecdex().keys.check_bind(host=host)
         build_demo(on_job=run_in_foreground)
     typer.echo(
         "\nTry:\n"

@@ -20,7 +20,11 @@ def serve(
 
 def worker() -> None:
     """Run queued jobs until interrupted (the docker-compose worker)."""
-    w = vecdex().worker()
+    from ..observability.logs import configure_logging
+
+    vx = vecdex()
+    configure_logging(vx.settings)  # `vecdex serve` does this in create_app; a lone worker needs it here
+    w = vx.worker()
     typer.echo("worker polling for jobs; Ctrl-C to stop")
     w.start()
     try:

@@ -377,8 +377,18 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     import uvicorn
 
     hosts: list[str] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, log_level: hosts.append(host))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **options: hosts.append(host))
     return hosts
+
+
+def test_demo_refuses_an_open_bind_before_building(env: Path, served: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.demo
+
+    built: list[str] = []
+    monkeypatch.setattr(service.demo, "build_demo", lambda **_: built.append("demo"))
+    r = cli("demo", "--host", "0.0.0.0")
+    assert r.exit_code == 2 and "unprotected_bind" in r.stderr and built == [] and served == []
+    assert cli("demo", "--host", "0.0.0.0", "--no-serve").exit_code == 0 and built == ["demo"]
 
 
 def test_serve_refuses_an_open_bind_beyond_loopback(

@@ -299,6 +299,7 @@ class FixedEmbedder:
     """A stand-in for a family that is not trained (like bert): the same text always gives the same vector."""
 
     capabilities = frozenset({Capability.EMBED_TEXT})  # what the pipeline asks before embedding
+    type = "fixed"  # the family name, as every embedder declares it (metrics are labelled with it)
     trainable = False
     dim = 4
     metric = "cosine"
