@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.capabilities import Capability, trains
@@ -76,7 +76,7 @@ class Doc2VecSpec(EmbedderSpec):
     mode: Literal["pv-dm", "pv-dbow"] = Field(
         "pv-dbow", description="pv-dbow: document predicts its words; pv-dm: document + context predict a word."
     )
-    dbow_words: bool = Field(
+    dbow_words: StrictBool = Field(
         False, description="pv-dbow only: also train word vectors skip-gram style (slower; no gain on small corpora)."
     )
     dim: int = Field(100, ge=2, le=4096, description="Vector size.")
@@ -85,7 +85,7 @@ class Doc2VecSpec(EmbedderSpec):
     epochs: int = Field(60, ge=1, le=10_000, description="Training passes over the corpus.")
     infer_epochs: int = Field(40, ge=1, le=10_000, description="Update passes when inferring a new document.")
     negative: int = Field(5, ge=0, le=64, description="Noise words per positive; 0 disables negative sampling.")
-    hs: bool = Field(False, description="Use hierarchical softmax.")
+    hs: StrictBool = Field(False, description="Use hierarchical softmax.")
     sample: float = Field(0.0, ge=0.0, lt=1.0, description="Down-sampling threshold for frequent words (0: off).")
     alpha: float = Field(0.025, gt=0.0, le=1.0, description="Initial learning rate (training and inference).")
     min_alpha: float = Field(1e-4, ge=0.0, le=1.0, description="Final learning rate.")

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 # gensim's English stop-word list (gensim.parsing.preprocessing.STOPWORDS, the
 # Glasgow IR list), copied because importing gensim.parsing pulls in all of gensim
@@ -131,16 +131,16 @@ class TokenizerSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lowercase: bool = Field(True, description="Unicode case folding (casefold), so 'STRASSE' matches 'straße'.")
+    lowercase: StrictBool = Field(True, description="Unicode case folding (casefold), so 'STRASSE' matches 'straße'.")
     stopwords: Literal["none", "english"] | list[str] = Field(
         "none", description="'english' (gensim's list less its content words), 'none', or a list of words to drop."
     )
     min_length: int = Field(1, ge=1, le=100, description="Drop tokens shorter than this (in characters).")
     max_length: int = Field(64, ge=1, le=10_000, description="Drop longer tokens (URLs, base64 blobs, hashes).")
-    numbers: bool = Field(True, description="Keep tokens made only of digits (and . , between digits).")
-    split_hyphens: bool = Field(False, description="Cut 'south-west' into 'south', 'west' instead of one token.")
-    strip_possessive: bool = Field(True, description="\"Sydney's\" -> 'sydney', so possessives share a vector.")
-    segment_cjk: bool = Field(True, description="Segment Han text with jieba; otherwise each character is a token.")
+    numbers: StrictBool = Field(True, description="Keep tokens made only of digits (and . , between digits).")
+    split_hyphens: StrictBool = Field(False, description="Cut 'south-west' into 'south', 'west' instead of one token.")
+    strip_possessive: StrictBool = Field(True, description="\"Sydney's\" -> 'sydney', so possessives share a vector.")
+    segment_cjk: StrictBool = Field(True, description="Segment Han text with jieba; otherwise each character is a token.")
 
     @field_validator("stopwords")
     @classmethod

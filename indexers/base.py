@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 Metric = Literal["cosine", "ip", "l2"]
 IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
@@ -64,7 +64,7 @@ class SearchParams(BaseModel):
 
     ef_search: int | None = Field(None, ge=1, le=4096, description="HNSW efSearch for this query (raised to k).")
     nprobe: int | None = Field(None, ge=1, le=65_536, description="IVF lists probed for this query (capped at nlist).")
-    exact: bool = Field(False, description="Exhaustive search, whatever the index kind.")
+    exact: StrictBool = Field(False, description="Exhaustive search, whatever the index kind.")
 
 
 @runtime_checkable

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from .schemas import Filter, Hit, non_blank
+from .schemas import Filter, Hit, k_field, non_blank
 
 ItemId = Annotated[str, non_blank("item id is blank")]
 Strategy = Literal["average", "best_score"]
@@ -30,13 +30,21 @@ class WeightedItem(BaseModel):
 class RecommendRequest(BaseModel):
     """"More like these, not like those": items near the positives and away from the negatives."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"positive": ["i12", {"id": "i40", "weight": 2}], "negative": ["i7"], "k": 10},
+                {"positive": ["i12"], "strategy": "best_score", "filter": {"in_stock": True}, "exclude_seen_by": "u1"},
+            ]
+        },
+    )
 
     positive: list[ItemId | WeightedItem] = Field(
         min_length=1, max_length=1000, description="Item ids (or {id, weight}) to recommend from."
     )
     negative: list[ItemId] = Field(default_factory=list, max_length=1000, description="Items to steer away from.")
-    k: int = Field(10, description="Number of results, 1..VECDEX_MAX_K.")
+    k: int = k_field()
     strategy: Strategy = Field(
         "average",
         description=(
@@ -60,7 +68,7 @@ class UserRecommendRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    k: int = 10
+    k: int = k_field()
     history: int = Field(50, ge=1, le=10_000, description="How many of the user's latest interactions to use.")
     half_life: float = Field(
         2.0,
@@ -71,7 +79,7 @@ class UserRecommendRequest(BaseModel):
     )
     strategy: Strategy = "average"
     filter: Filter = Field(default_factory=dict)
-    exclude_seen: bool = Field(True, description="Leave out every item the user already interacted with.")
+    exclude_seen: StrictBool = Field(True, description="Leave out every item the user already interacted with.")
     space: str | None = None
     snippet_chars: int = Field(300, ge=0, le=100_000)
 

@@ -17,7 +17,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -25,17 +27,16 @@ from pydantic_core import PydanticCustomError
 from indexers.base import SearchParams
 
 from .input_checks import json_value, sql_text, sql_text_or_none
-
-def non_blank(message: str) -> AfterValidator:
-    """A validator refusing strings of only white space, with the message the API and ingest report."""
-
-    def check(value: str) -> str:
-        if not value.strip():
-            raise ValueError(message)
-        return value
-
-    return AfterValidator(check)
-
+from .schema_types import (  # K_BOUNDS, NOT_BLANK, k_field, non_blank are used through this module too
+    EXACTLY_ONE_QUERY,
+    K_BOUNDS,
+    NOT_BLANK,
+    TIMESTAMP_SCHEMA,
+    UtcDatetime,
+    k_field,
+    non_blank,
+    setting_bound,
+)
 
 MAX_EXTERNAL_ID = 256
 MAX_TEXT_CHARS = 1_000_000
@@ -69,7 +70,10 @@ class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     external_id: Annotated[str, non_blank("external_id is blank"), AfterValidator(sql_text), AfterValidator(_addressable)] = Field(
-        min_length=1, max_length=MAX_EXTERNAL_ID, description="Your id; unique in the collection (no '/': it is a URL path segment)."
+        min_length=1,
+        max_length=MAX_EXTERNAL_ID,
+        description="Your id; unique in the collection (no '/': it is a URL path segment).",
+        json_schema_extra={"allOf": [{"pattern": "^[^/]*$"}]},
     )
     text: Annotated[str, AfterValidator(_text_check), AfterValidator(sql_text)] = Field(
         "",
@@ -111,7 +115,15 @@ Filter = Annotated[dict[str, Scalar], AfterValidator(json_value)]
 
 
 class CollectionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "news", "kind": "documents", "description": "Articles to search"},
+                {"name": "shop", "kind": "items"},
+            ]
+        },
+    )
 
     name: Name
     kind: Literal["documents", "items"] = "documents"
@@ -125,13 +137,37 @@ class CollectionPublic(BaseModel):
     document_count: int
     default_space: str | None
     metadata_schema: dict[str, str]
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class DocumentsUpsert(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "documents": [
+                        {
+                            "external_id": "sport-1",
+                            "text": "the striker scored a late goal and the team won the match",
+                            "metadata": {"topic": "sport", "year": 2024},
+                        },
+                        {
+                            "external_id": "markets-1",
+                            "text": "the central bank raised interest rates and shares fell",
+                            "metadata": {"topic": "markets", "year": 2023},
+                        },
+                    ]
+                }
+            ]
+        },
+    )
 
-    documents: list[DocumentIn] = Field(min_length=1, description="At most VECDEX_MAX_BATCH documents per request.")
+    documents: list[DocumentIn] = Field(
+        min_length=1,
+        description="At most VECDEX_MAX_BATCH documents per request (batch_too_large otherwise).",
+        json_schema_extra=setting_bound("max_batch", "maxItems", 1000),
+    )
 
 
 class UpsertResult(BaseModel):
@@ -146,8 +182,8 @@ class DocumentPublic(BaseModel):
     text: str
     metadata: dict[str, Any]
     content_hash: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class DocumentPage(BaseModel):
@@ -170,7 +206,7 @@ class QueryInput(BaseModel):
     whose family embeds text (or keyword-scores it).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": EXACTLY_ONE_QUERY})
 
     query: Annotated[str, non_blank("query is empty")] | None = Field(None, min_length=1, max_length=100_000)
     vector: list[FiniteFloat] | None = Field(
@@ -194,9 +230,18 @@ class QueryInput(BaseModel):
 
 
 class SearchRequest(QueryInput):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": EXACTLY_ONE_QUERY,
+            "examples": [
+                {"query": "late goal in the match", "k": 5, "filter": {"topic": "sport"}},
+                {"vector": [0.1, 0.3, -0.2], "k": 3, "space": "mine", "params": {"exact": True}},
+            ],
+        },
+    )
 
-    k: int = Field(10, description="Number of results, 1..VECDEX_MAX_K.")
+    k: int = k_field()
     filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
@@ -209,7 +254,7 @@ class SearchRequest(QueryInput):
 class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    k: int = 10
+    k: int = k_field()
     filter: Filter = Field(default_factory=dict)
     space: str | None = None
     snippet_chars: int = Field(300, ge=0, le=100_000)
@@ -244,7 +289,7 @@ class AnalogyRequest(BaseModel):
 
     positive: list[str] = Field(min_length=1, description="Words to add (a and b in a + b - c).")
     negative: list[str] = Field(default_factory=list, description="Words to subtract (c).")
-    k: int = 10
+    k: int = k_field()
 
 
 class AnalogyResponse(BaseModel):
@@ -259,7 +304,7 @@ class TokensRequest(BaseModel):
 
     text: Annotated[str, non_blank("text is empty")] = Field(min_length=1, max_length=10_000)
     neighbors: int = Field(0, ge=0, le=100, description="Also return this many nearest vocabulary words per token.")
-    vectors: bool = Field(True, description="Include the vectors themselves.")
+    vectors: StrictBool = Field(True, description="Include the vectors themselves.")
 
 
 class TokenVector(BaseModel):
@@ -316,7 +361,9 @@ def _timestamp_out(value: datetime) -> datetime:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp_in), AfterValidator(_timestamp_out)]
+Timestamp = Annotated[
+    datetime, BeforeValidator(_timestamp_in), AfterValidator(_timestamp_out), WithJsonSchema(TIMESTAMP_SCHEMA)
+]
 
 
 class InteractionIn(BaseModel):
@@ -350,7 +397,9 @@ class InteractionsIngest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interactions: list[InteractionIn] = Field(
-        min_length=1, description="At most VECDEX_MAX_BATCH interactions per request; all or nothing."
+        min_length=1,
+        description="At most VECDEX_MAX_BATCH interactions per request; all or nothing.",
+        json_schema_extra=setting_bound("max_batch", "maxItems", 1000),
     )
     unknown_items: Literal["reject", "create"] = Field(
         "reject", description="An item id the collection does not have: refuse the batch, or create an empty item."
@@ -364,7 +413,7 @@ class InteractionsIngested(BaseModel):
 
 class HistoryEntry(BaseModel):
     item: str
-    timestamp: datetime
+    timestamp: UtcDatetime
     event: str | None
     weight: float
 
@@ -377,7 +426,7 @@ class CompareRequest(QueryInput):
 
     model_config = ConfigDict(extra="forbid")
 
-    k: int = Field(10, description="Results per space, 1..VECDEX_MAX_K.")
+    k: int = k_field("Results per space, 1..VECDEX_MAX_K.")
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."
     )
@@ -395,9 +444,18 @@ class CompareResponse(BaseModel):
 class HybridRequest(QueryInput):
     """Fuse the rankings of several spaces (e.g. bm25 + an embedding space) into one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": EXACTLY_ONE_QUERY,
+            "examples": [
+                {"query": "interest rates", "k": 10, "spaces": ["bm25", "w2v"], "fusion": "rrf"},
+                {"query": "interest rates", "spaces": ["bm25", "w2v"], "fusion": "weighted", "weights": {"bm25": 2}},
+            ],
+        },
+    )
 
-    k: int = Field(10, description="Fused results, 1..VECDEX_MAX_K.")
+    k: int = k_field("Fused results, 1..VECDEX_MAX_K.")
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."
     )
@@ -405,11 +463,15 @@ class HybridRequest(QueryInput):
         "rrf", description="rrf: sum of 1/(rrf_k + rank); weighted: weighted sum of min-max normalised scores."
     )
     weights: dict[str, float] = Field(
-        default_factory=dict, description="Space -> weight (weighted fusion, also scales RRF terms); default 1."
+        default_factory=dict,
+        description="Space -> weight (weighted fusion, also scales RRF terms); default 1.",
+        json_schema_extra={"additionalProperties": {"type": "number", "minimum": 0}},
     )
     rrf_k: float = Field(60.0, ge=0.0, le=10_000.0, description="RRF's rank constant (Cormack et al. 2009).")
     candidates: int | None = Field(
-        None, description="Hits taken from each space before fusing; default max(k, 50), capped at VECDEX_MAX_K."
+        None,
+        description="Hits taken from each space before fusing, at least k; default max(k, 50), capped at VECDEX_MAX_K.",
+        json_schema_extra=K_BOUNDS,
     )
     filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
     snippet_chars: int = Field(300, ge=0, le=100_000)

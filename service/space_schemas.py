@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from embedders.registry import AnyEmbedderSpec
 from indexers.base import IndexSpec
 
-from .schemas import Name
+from .schemas import Name, UtcDatetime
+
 
 class SpaceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "w2v", "embedder": {"type": "word2vec", "dim": 100, "epochs": 10}, "make_default": True},
+                {"name": "bm25", "embedder": {"type": "bm25"}},
+                {"name": "i2v", "embedder": {"type": "item2vec", "dim": 32}, "index": {"kind": "hnsw"}},
+            ]
+        },
+    )
 
     name: Name
     embedder: AnyEmbedderSpec
     index: IndexSpec = Field(default_factory=IndexSpec)
-    store_vectors: bool = Field(True, description="Keep each document's vector in SQL (rebuilds without re-embedding).")
-    make_default: bool = Field(False, description="Make it the collection's default space once built.")
+    store_vectors: StrictBool = Field(True, description="Keep each document's vector in SQL (rebuilds without re-embedding).")
+    make_default: StrictBool = Field(False, description="Make it the collection's default space once built.")
 
 
 class SpacePublic(BaseModel):
@@ -34,7 +43,7 @@ class SpacePublic(BaseModel):
     dim: int | None
     metric: str | None
     error: dict[str, Any] | None
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class JobPublic(BaseModel):
@@ -49,9 +58,9 @@ class JobPublic(BaseModel):
     error: dict[str, Any] | None
     metrics: dict[str, Any] | None = Field(None, description="Latest figures reported by the job, e.g. perplexity.")
     cancel_requested: bool
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
 
 
 class SpaceCreated(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from embedders.base import EmbedderSpec
 
@@ -42,7 +42,7 @@ class BertSpec(EmbedderSpec):
     pooling: Pooling = Field(
         "mean", description="Token pooling for source=transformers checkpoints (cls, mean or max)."
     )
-    normalize: bool = Field(True, description="L2-normalise vectors (the space's metric is cosine).")
+    normalize: StrictBool = Field(True, description="L2-normalise vectors (the space's metric is cosine).")
     backend: Backend = Field(
         "torch",
         description=(

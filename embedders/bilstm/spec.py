@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from embedders.base import EmbedderSpec
 from embedders.tokenizer import TokenizerSpec
@@ -109,7 +109,7 @@ class BiLSTMSpec(EmbedderSpec):
         ),
     )
     gamma: float = Field(1.0, gt=0.0, le=1000.0, description="ELMo's scale gamma on the mixed vector.")
-    center: bool = Field(
+    center: StrictBool = Field(
         True,
         description=(
             "Subtract each layer's mean over the training tokens before mixing: contextual vectors share a large "

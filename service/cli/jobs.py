@@ -24,7 +24,8 @@ def jobs_show(job_id: int) -> None:
     """One job in full (JSON)."""
     with cli_errors():
         job = vecdex().jobs.get(job_id=job_id)
-    print_json(job.model_dump())
+    # mode="json": timestamps as the API writes them (2025-01-02T03:04:05.123456Z), not str(datetime)'s space form.
+    print_json(job.model_dump(mode="json"))
 
 
 @jobs_app.command("cancel")

@@ -20,9 +20,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema
 
 from ..errors import InvalidInput, InvalidRequest
+from ..schemas import K_BOUNDS, NOT_BLANK
 from .runner import Evaluator, SpaceResult
 
 MAX_ITEMS = 10_000
@@ -49,9 +50,12 @@ def _finite(value: float) -> float:
     return value
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID), AfterValidator(_non_blank)]
-Word = Annotated[str, StringConstraints(min_length=1, max_length=MAX_WORD), AfterValidator(_non_blank)]
+_SAYS_NON_BLANK = Field(json_schema_extra={"pattern": NOT_BLANK})
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID), AfterValidator(_non_blank), _SAYS_NON_BLANK]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=MAX_WORD), AfterValidator(_non_blank), _SAYS_NON_BLANK]
 Score = Annotated[float, AfterValidator(_finite)]
+ID_KEYS: dict[str, Any] = {"propertyNames": {"minLength": 1, "maxLength": MAX_ID, "pattern": NOT_BLANK}}
+"""JSON-schema keywords saying that an object's keys are :data:`Id` s (qrels)."""
 SpaceNames = Annotated[
     Union[list[Id], None],
     Field(
@@ -93,6 +97,15 @@ class QueryIn(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_non_blank)]
 
 
+K_LIST_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", **K_BOUNDS},
+        {"type": "array", "items": {"type": "integer", **K_BOUNDS}, "minItems": 1, "maxItems": 20},
+    ]
+}
+"""What ``k`` accepts, as the schema shows it: one cutoff or a list; each 1..VECDEX_MAX_K (``invalid_k``)."""
+
+
 def _one_k(value: Any) -> Any:
     # "k": 10 and "k": [5, 10] both read naturally; the CLI's -k is repeatable.
     return [value] if isinstance(value, int) and not isinstance(value, bool) else value
@@ -105,12 +118,13 @@ class RetrievalRequest(BaseModel):
 
     task: Literal["retrieval"]
     queries: list[QueryIn] = Field(min_length=1, max_length=MAX_ITEMS)
-    qrels: dict[Id, Annotated[dict[Id, int], Field(min_length=1, max_length=MAX_ITEMS)]] = Field(
+    qrels: dict[Id, Annotated[dict[Id, int], Field(min_length=1, max_length=MAX_ITEMS, json_schema_extra=ID_KEYS)]] = Field(
         min_length=1,
         max_length=MAX_ITEMS,
+        json_schema_extra=ID_KEYS,
         description="Query id -> {document external id: grade}; grade > 0 is relevant, the grade is nDCG's gain.",
     )
-    k: Annotated[list[int], BeforeValidator(_one_k)] = Field(
+    k: Annotated[list[int], BeforeValidator(_one_k), WithJsonSchema(K_LIST_SCHEMA)] = Field(
         default_factory=lambda: [10],
         min_length=1,
         max_length=20,
@@ -260,7 +274,7 @@ class WordsRequest(BaseModel):
     task: Literal["words"]
     word_pairs: Union[list[WordPairIn], None] = Field(None, min_length=1, max_length=MAX_ITEMS)
     analogies: Union[list[AnalogyIn], None] = Field(None, min_length=1, max_length=MAX_ITEMS)
-    use_gensim_defaults: bool = Field(
+    use_gensim_defaults: StrictBool = Field(
         False,
         description="Fill whichever of word_pairs / analogies is omitted from gensim's bundled wordsim353.tsv and "
         "questions-words.txt, as `vecdex eval words` does.",
