@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import VecdexError, error_payload
@@ -33,6 +35,24 @@ def _field(loc: tuple[Any, ...]) -> str | None:
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
     return out or None
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path, for a 405's ``Allow`` header (RFC 9110).
+
+    Starlette's router stops at the first route whose path matches and lists
+    only that route's methods; FastAPI declares one route per method, so
+    ``DELETE /collections/x`` would be said to allow only ``GET, HEAD``.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        if not route.methods:
+            continue
+        as_if_allowed = {**request.scope, "method": next(iter(route.methods))}
+        if route.matches(as_if_allowed)[0] == Match.FULL:
+            methods |= route.methods
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    return ", ".join(sorted(methods, key=lambda m: order.index(m) if m in order else len(order)))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -60,9 +80,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail), None), status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        return JSONResponse(error_body(code, str(exc.detail), None), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

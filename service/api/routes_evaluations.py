@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from ..evaluation.requests import TASKS, EvaluationRequest, EvaluationRun
 from ..evaluation.store import EvaluationPublic
 from .deps import VecdexDep
+from .openapi import errors
 
 
 def _untagged(error: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +55,7 @@ class _BodyErrorsAsSent(APIRoute):
 router = APIRouter(tags=["evaluations"], route_class=_BodyErrorsAsSent)
 
 
-@router.post("/collections/{name}/evaluations", response_model=EvaluationRun)
+@router.post("/collections/{name}/evaluations", response_model=EvaluationRun, operation_id="run_evaluation", responses=errors(404, 409))
 def run(name: str, body: Annotated[EvaluationRequest, Body()], vx: VecdexDep) -> EvaluationRun:
     """Evaluate the collection's spaces on the data in the body; store and return one run per evaluated space.
 
@@ -69,7 +70,7 @@ def run(name: str, body: Annotated[EvaluationRequest, Body()], vx: VecdexDep) ->
     return vx.evaluations.run(collection=name, body=body)
 
 
-@router.get("/collections/{name}/evaluations", response_model=list[EvaluationPublic])
+@router.get("/collections/{name}/evaluations", response_model=list[EvaluationPublic], operation_id="list_evaluations", responses=errors(404))
 def list_all(
     name: str,
     vx: VecdexDep,

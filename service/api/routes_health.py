@@ -8,17 +8,18 @@ from fastapi.responses import JSONResponse
 from ..errors import SchemaOutOfDate
 from .deps import VecdexDep
 from .errors import error_body
+from .openapi import errors
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="healthz")
 def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", operation_id="readyz", response_model=dict[str, str], responses=errors(503))
 def readyz(vx: VecdexDep) -> JSONResponse:
     """The database answers and its schema is the one this code expects."""
     try:

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 
 from ..schemas import HistoryEntry, InteractionsIngest, InteractionsIngested
 from .deps import VecdexDep
+from .openapi import errors
 
 router = APIRouter(prefix="/collections", tags=["interactions"])
 
 
-@router.post("/{name}/interactions", response_model=InteractionsIngested)
+@router.post("/{name}/interactions", response_model=InteractionsIngested, operation_id="ingest_interactions", responses=errors(404, 409))
 def ingest(name: str, body: InteractionsIngest, vx: VecdexDep) -> InteractionsIngested:
     """Record a batch of user events. The whole batch is written or none of it.
 
@@ -22,7 +23,7 @@ def ingest(name: str, body: InteractionsIngest, vx: VecdexDep) -> InteractionsIn
     return vx.interactions.ingest(collection=name, body=body)
 
 
-@router.get("/{name}/users/{user}/history", response_model=list[HistoryEntry])
+@router.get("/{name}/users/{user}/history", response_model=list[HistoryEntry], operation_id="get_user_history", responses=errors(404, 409))
 def history(
     name: str,
     user: str,

@@ -7,29 +7,31 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..recommend_schemas import RecommendRequest, RecommendResponse, UserRecommendRequest
+from ..schemas import K_BOUNDS
 from .deps import VecdexDep
+from .openapi import errors
 
 router = APIRouter(tags=["recommend"])
 
 
-@router.post("/collections/{name}/recommend", response_model=RecommendResponse)
+@router.post("/collections/{name}/recommend", response_model=RecommendResponse, operation_id="recommend", responses=errors(404, 409))
 def recommend(name: str, body: RecommendRequest, vx: VecdexDep) -> RecommendResponse:
     """Items like the positives and unlike the negatives (``average`` or ``best_score``), filter applied in FAISS."""
     return vx.recommend.from_examples(collection=name, body=body)
 
 
-@router.post("/collections/{name}/users/{user}/recommend", response_model=RecommendResponse)
+@router.post("/collections/{name}/users/{user}/recommend", response_model=RecommendResponse, operation_id="recommend_for_user", responses=errors(404, 409))
 def recommend_for_user(name: str, user: str, body: UserRecommendRequest, vx: VecdexDep) -> RecommendResponse:
     """From the user's latest interactions, recent ones weighing more; seen items left out by default."""
     return vx.recommend.for_user(collection=name, user=user, body=body)
 
 
-@router.get("/collections/{name}/items/{item}/similar", response_model=RecommendResponse)
+@router.get("/collections/{name}/items/{item}/similar", response_model=RecommendResponse, operation_id="similar_items", responses=errors(404, 409))
 def similar_items(
     name: str,
     item: str,
     vx: VecdexDep,
-    k: Annotated[int, Query()] = 10,
+    k: Annotated[int, Query(json_schema_extra=K_BOUNDS)] = 10,
     space: Annotated[str | None, Query()] = None,
 ) -> RecommendResponse:
     """Items most similar to one item (its neighbours in the item2vec space; text space if it is cold)."""

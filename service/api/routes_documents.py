@@ -1,0 +1,51 @@
+"""The documents of a collection: upsert a batch, page through, read and delete one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from ..schemas import DocumentPage, DocumentPublic, DocumentsUpsert, UpsertResult
+from .deps import VecdexDep
+from .openapi import CURSOR_PATTERN, errors
+
+router = APIRouter(prefix="/collections", tags=["documents"])
+
+
+@router.post("/{name}/documents", response_model=UpsertResult, operation_id="upsert_documents", responses=errors(404))
+def upsert(name: str, body: DocumentsUpsert, vx: VecdexDep) -> UpsertResult:
+    """Insert or replace documents by external id. The whole batch is written or none of it."""
+    return vx.documents.upsert(collection=name, body=body)
+
+
+@router.get("/{name}/documents", response_model=DocumentPage, operation_id="list_documents", responses=errors(404))
+def list_page(
+    name: str,
+    vx: VecdexDep,
+    cursor: Annotated[
+        str | None,
+        # Documented, not validated here: the facade refuses any other cursor as ``invalid_cursor``.
+        Query(description="next_cursor of the previous page (a document id).", json_schema_extra={"pattern": CURSOR_PATTERN}),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DocumentPage:
+    return vx.documents.list(collection=name, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/{name}/documents/{external_id}", response_model=DocumentPublic, operation_id="get_document", responses=errors(404)
+)
+def get_one(name: str, external_id: str, vx: VecdexDep) -> DocumentPublic:
+    return vx.documents.get(collection=name, external_id=external_id)
+
+
+@router.delete(
+    "/{name}/documents/{external_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_document",
+    responses=errors(404),
+)
+def delete_one(name: str, external_id: str, vx: VecdexDep) -> Response:
+    vx.documents.delete(collection=name, external_id=external_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,35 @@
+"""Jobs (space builds): list, read, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ..space_schemas import JobPublic
+from .deps import VecdexDep
+from .openapi import errors
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=list[JobPublic], operation_id="list_jobs")
+def list_jobs(
+    vx: VecdexDep,
+    status_: Annotated[str | None, Query(alias="status", pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
+    collection: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobPublic]:
+    """Newest first."""
+    return vx.jobs.list(status=status_, collection=collection, limit=limit)
+
+
+@router.get("/{job_id}", response_model=JobPublic, operation_id="get_job", responses=errors(404))
+def get_one(job_id: int, vx: VecdexDep) -> JobPublic:
+    return vx.jobs.get(job_id=job_id)
+
+
+@router.post("/{job_id}/cancel", response_model=JobPublic, operation_id="cancel_job", responses=errors(404, 409))
+def cancel(job_id: int, vx: VecdexDep) -> JobPublic:
+    """A queued job is cancelled at once; a running one stops at its next unit of work (409 ``job_finished``)."""
+    return vx.jobs.cancel(job_id=job_id)
