@@ -387,3 +387,27 @@ def test_docker_compose_config_accepts_the_file() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------- running it on a network
+
+
+def _interpolated(value: str) -> str:
+    """``${NAME:-default}`` as Compose resolves it when NAME is unset (the file's defaults)."""
+    import re
+
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_the_api_on_the_network_keeps_keys_on_and_says_how_to_make_the_first(services: dict[str, Any]) -> None:
+    """The api binds 0.0.0.0, so by default it must enforce keys (and refuse to start without one), and the
+    file must say how to create the first key; the environment must be valid settings."""
+    from service.settings import Settings
+
+    api = services["api"]
+    argv = command_of(api)
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"
+    env = {k: _interpolated(v) for k, v in env_of(api).items()}
+    settings = Settings(**{k.removeprefix("VECDEX_").lower(): v for k, v in env.items() if k.startswith("VECDEX_")})
+    assert settings.auth == "on"
+    assert "vecdex keys create" in COMPOSE_FILE.read_text(encoding="utf-8")
