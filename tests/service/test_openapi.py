@@ -342,7 +342,7 @@ def _run(url: str, workdir: Path, label: str, key: str | None, seconds: int, *se
     if key:
         args += ["-H", f"Authorization: Bearer {key}"]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": __name__, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds * 3 + 60)
+    done = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=seconds * 3 + 60)
     (workdir / f"{label}.txt").write_text(done.stdout + done.stderr)
     assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(report.read_text())
