@@ -6,11 +6,11 @@ route table (``service.api.scopes``) says which one each route needs.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .schema_types import UtcDatetime
 from .schemas import Name
 
 Scope = Literal["read", "write", "admin"]
@@ -40,9 +40,9 @@ class KeyPublic(BaseModel):
     scope: Scope
     prefix: str = Field(description="The secret's first characters, to tell keys apart.")
     collections: list[str] | None
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None
+    revoked_at: UtcDatetime | None
 
 
 class KeyCreated(BaseModel):

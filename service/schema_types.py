@@ -72,6 +72,10 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+"""A vector component: finite, and finite still as the float32 that FAISS and the stored vectors use."""
+
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 """A date-time in a response: ISO 8601 in UTC with its zone (``2025-01-02T03:04:05.123456Z``) on every dialect."""
 

@@ -30,6 +30,7 @@ from .input_checks import json_value, sql_text, sql_text_or_none
 from .schema_types import (  # K_BOUNDS, NOT_BLANK, k_field, non_blank are used through this module too
     EXACTLY_ONE_QUERY,
     K_BOUNDS,
+    FiniteFloat,
     NOT_BLANK,
     TIMESTAMP_SCHEMA,
     UtcDatetime,
@@ -195,7 +196,6 @@ class DocumentPage(BaseModel):
 
 
 MAX_QUERY_DIM = 8192
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class QueryInput(BaseModel):

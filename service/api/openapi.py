@@ -24,6 +24,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from embedders import registry
+
+from ..quotas import SPEC_QUOTAS
 from ..schema_types import LIMIT_KEY
 from ..settings import Settings
 
@@ -151,6 +154,45 @@ def _apply_limits(schema: dict[str, Any], settings: Settings) -> None:
             node[keyword] = int(getattr(settings, setting))
 
 
+def _cap(prop: dict[str, Any], limit: int) -> None:
+    """Lower an integer property's ``maximum`` to ``limit``; a nullable one loses ``null`` (the quota refuses it)."""
+    branches = prop.get("anyOf")
+    if isinstance(branches, list):
+        kept = [b for b in branches if b.get("type") != "null"]
+        if len(kept) != len(branches):
+            prop["anyOf"] = kept
+            if "default" in prop and prop["default"] is None:
+                del prop["default"]
+        for branch in kept:
+            _cap(branch, limit)
+        return
+    if prop.get("type") == "integer":
+        prop["maximum"] = min(int(prop.get("maximum", limit)), limit)
+
+
+def _apply_quotas(schema: dict[str, Any], settings: Settings) -> None:
+    """Write the spec quotas (``VECDEX_MAX_DIM``, ``_EPOCHS``, ...) into every embedder spec variant.
+
+    The same table :func:`service.quotas.check_spec` enforces, applied to the fields it
+    measures as they are (a derived measure, such as bilstm's summed filter widths, stays
+    prose in the 422); a family exempt by capability (the ``dim`` of given vectors) is left as is.
+    """
+    components = schema.get("components", {}).get("schemas", {})
+    for node in list(_walk(schema)):
+        discriminator = node.get("discriminator")
+        if not isinstance(discriminator, dict) or discriminator.get("propertyName") != "type":
+            continue
+        for family, ref in discriminator.get("mapping", {}).items():
+            variant = components.get(str(ref).rsplit("/", 1)[-1])
+            if variant is None or family not in registry.families():
+                continue
+            for quota in SPEC_QUOTAS:
+                prop = variant.get("properties", {}).get(quota.field)
+                if prop is None or quota.what or (quota.exempt is not None and registry.has(family, quota.exempt)):
+                    continue
+                _cap(prop, int(getattr(settings, quota.setting)))
+
+
 def _public_needs_no_key(schema: dict[str, Any]) -> None:
     """The probes answer without a key: ``security: []`` overrides the app-wide bearer requirement for them."""
     for item in schema.get("paths", {}).values():
@@ -194,6 +236,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
                 servers=app.servers,
             )
             _apply_limits(schema, settings)
+            _apply_quotas(schema, settings)
             _public_needs_no_key(schema)
             _tags_are_required(schema)
             app.openapi_schema = schema

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..schema_types import UtcDatetime
 from ..store.models import Evaluation, Space
 from ..store.repository import get_collection, get_space
 
@@ -22,7 +22,7 @@ class EvaluationPublic(BaseModel):
     dataset: str
     metrics: dict[str, Any]
     params: dict[str, Any]
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 def list_evaluations(

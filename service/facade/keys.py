@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from datetime import datetime, timezone
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,24 +24,15 @@ from .core import Core
 log = logging.getLogger(__name__)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes (stored as UTC); PostgreSQL aware ones. Clients get aware UTC either way."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def key_view(key: ApiKey) -> KeyPublic:
-    created = _utc(key.created_at)
-    assert created is not None
-    return KeyPublic(
+    return KeyPublic(  # the schema's UtcDatetime makes SQLite's naive (UTC) date-times aware
         name=key.name,
         scope=key.scope,  # type: ignore[arg-type]
         prefix=key.prefix,
         collections=key.collections,
-        created_at=created,
-        last_used_at=_utc(key.last_used_at),
-        revoked_at=_utc(key.revoked_at),
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
     )
 
 

@@ -89,6 +89,10 @@ def test_bad_documents_are_refused_naming_the_field_and_change_nothing(
         ("POST", "/collections/news/search", {"query": "goal", "filter": {"topic": "sp\u0000ort"}}, 422),
         ("POST", "/collections/news/search", {"query": "goal", "filter": {"to\u0000pic": "sport"}}, 422),
         ("POST", "/collections", {"name": "c2", "description": "d\u0000"}, 422),
+        # found by schemathesis: ids beyond int64 overflowed the driver (500); float32 overflow became inf
+        ("POST", "/jobs/2838114513837175078912/cancel", None, 422),
+        ("GET", "/jobs/9223372036854775808", None, 422),
+        ("POST", "/collections/news/search", {"vector": [1e300, 0.0], "k": 1}, 422),
     ],
 )
 def test_odd_requests_get_a_4xx(loaded: TestClient, method: str, url: str, body: dict | None, status: int) -> None:
