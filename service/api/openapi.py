@@ -201,6 +201,17 @@ def _public_needs_no_key(schema: dict[str, Any]) -> None:
                 op["security"] = []
 
 
+def _without_keys(schema: dict[str, Any]) -> None:
+    """``VECDEX_AUTH=off``: no route asks for a key, so none declares security, 401 or 403."""
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            if isinstance(op, dict):
+                op.pop("security", None)
+                for status in ("401", "403"):
+                    op.get("responses", {}).pop(status, None)
+    schema.get("components", {}).pop("securitySchemes", None)
+
+
 def _tags_are_required(schema: dict[str, Any]) -> None:
     """A discriminated union needs its tag: each variant lists it as required, even where the model defaults it.
 
@@ -238,6 +249,8 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
             _apply_limits(schema, settings)
             _apply_quotas(schema, settings)
             _public_needs_no_key(schema)
+            if settings.auth == "off":
+                _without_keys(schema)
             _tags_are_required(schema)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -176,6 +176,26 @@ def test_limits_come_from_the_settings(spec: dict[str, Any]) -> None:
     assert schemas["SearchRequest"]["examples"] and schemas["SpaceCreate"]["examples"]
 
 
+def test_quotas_are_maxima_of_the_embedder_specs(tmp_path: Path) -> None:
+    """The spec quotas (VECDEX_MAX_*) are in the document as this server sets them; the given vectors' dim is not."""
+    settings = Settings(data_dir=tmp_path, embedded_worker=False, max_dim=300, max_epochs=20, max_vocab=5000)
+    schemas = create_app(settings, run_worker=False).openapi()["components"]["schemas"]
+    assert schemas["Word2VecSpec"]["properties"]["dim"]["maximum"] == 300
+    assert schemas["Word2VecSpec"]["properties"]["epochs"]["maximum"] == 20
+    assert schemas["BiLSTMSpec"]["properties"]["epochs"]["maximum"] == 20
+    max_size = schemas["BiLSTMSpec"]["properties"]["max_size"]  # null (no cap) is refused by the quota
+    assert all(b.get("type") != "null" for b in max_size.get("anyOf", [max_size]))
+    assert schemas["VectorsSpec"]["properties"]["dim"]["maximum"] > 300
+
+
+def test_with_auth_off_no_operation_declares_a_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, embedded_worker=False, auth="off")
+    spec = create_app(settings, run_worker=False).openapi()
+    assert "securitySchemes" not in spec.get("components", {})
+    for method, path, op in _operations(spec):
+        assert "security" not in op and not {"401", "403"} & set(op["responses"]), (method, path)
+
+
 def test_docs_pages_are_served_from_local_files(client: TestClient) -> None:
     for page, assets in (("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")), ("/redoc", ("redoc.standalone.js",))):
         r = client.get(page)
