@@ -300,7 +300,8 @@ def test_metrics_need_a_key_once_keys_exist(client: TestClient, settings: Settin
         for family in text_string_to_metric_families(r.text)
         for s in family.samples
     }
-    assert value(samples, "vecdex_http_requests_total", method="GET", route="/metrics", status="401") >= 1
+    # refused before routing (no key, so no body is read): counted, under route "unmatched"
+    assert value(samples, "vecdex_http_requests_total", method="GET", route="unmatched", status="401") >= 1
 
 
 def test_keyword_searches_are_labelled_bm25(client: TestClient, jobs: Callable[[], int]) -> None:
