@@ -16,6 +16,8 @@ from typing import ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from .strict_numbers import numbers_are_not_booleans
+
 Metric = Literal["cosine", "ip", "l2"]
 
 T_co = TypeVar("T_co", covariant=True)
@@ -105,6 +107,7 @@ class EmbedderSpec(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _numbers_are_not_booleans = numbers_are_not_booleans()
 
     type: str
 

@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from .strict_numbers import numbers_are_not_booleans
+
 # gensim's English stop-word list (gensim.parsing.preprocessing.STOPWORDS, the
 # Glasgow IR list), copied because importing gensim.parsing pulls in all of gensim
 # (~2 s) and keyword search must not pay that. A test keeps the copy in sync.
@@ -130,6 +132,7 @@ class TokenizerSpec(BaseModel):
     tokenizes queries exactly as it tokenized its training corpus."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _numbers_are_not_booleans = numbers_are_not_booleans()
 
     lowercase: StrictBool = Field(True, description="Unicode case folding (casefold), so 'STRASSE' matches 'straße'.")
     stopwords: Literal["none", "english"] | list[str] = Field(

@@ -18,6 +18,8 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from embedders.strict_numbers import numbers_are_not_booleans
+
 Metric = Literal["cosine", "ip", "l2"]
 IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
 ConcreteKind = Literal["flat", "hnsw", "ivf"]
@@ -35,6 +37,7 @@ class IndexSpec(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _numbers_are_not_booleans = numbers_are_not_booleans()
 
     backend: BackendName = Field("faiss", description="The engine that holds the vectors.")
     milvus_uri: str | None = Field(
@@ -61,6 +64,7 @@ class SearchParams(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _numbers_are_not_booleans = numbers_are_not_booleans()
 
     ef_search: int | None = Field(None, ge=1, le=4096, description="HNSW efSearch for this query (raised to k).")
     nprobe: int | None = Field(None, ge=1, le=65_536, description="IVF lists probed for this query (capped at nlist).")

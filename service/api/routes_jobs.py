@@ -12,8 +12,9 @@ from .openapi import errors
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The job's id (a signed 64-bit SQL integer).")]
-"""Bounded like the SQL column: an id beyond int64 would overflow the driver (a 500), not miss (a 404)."""
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The job's id (an SQL INTEGER: 1..2^31-1).")]
+"""Bounded like the column, ``jobs.id INTEGER`` (32-bit on PostgreSQL; on SQLite ids grow by one from 1):
+a larger id would overflow the driver or the database (a 500) rather than miss (a 404)."""
 
 
 @router.get("", response_model=list[JobPublic], operation_id="list_jobs")
