@@ -270,7 +270,7 @@ def test_cli_jobs_show_prints_the_api_form(tmp_path: Path, monkeypatch: pytest.M
 # ----------------------------------------------------------------------------- schemathesis against a live server
 
 MAX_EXAMPLES = int(os.environ.get("VECDEX_SCHEMATHESIS_EXAMPLES", "8"))
-MAX_SECONDS = int(os.environ.get("VECDEX_SCHEMATHESIS_SECONDS", "35"))
+MAX_SECONDS = int(os.environ.get("VECDEX_SCHEMATHESIS_SECONDS", "25"))
 DESTRUCTIVE = ("delete_collection", "delete_space", "delete_document")
 
 # State-dependent 422s of a schema-valid request (see positive_data_passes_validation).
