@@ -90,7 +90,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     @stream.setter
     def stream(self, _: Any) -> None:
-        pass
+        """Ignored: StreamHandler.setStream and __init__ assign it, but the stream is always the current stderr."""
 
 
 def _install_request_id_factory() -> None:
