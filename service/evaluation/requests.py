@@ -108,7 +108,8 @@ K_LIST_SCHEMA: dict[str, Any] = {
 
 def _one_k(value: Any) -> Any:
     # "k": 10 and "k": [5, 10] both read naturally; the CLI's -k is repeatable.
-    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    # A number is one cutoff: 651.0 is an integer to JSON Schema, and list[int] then reads it as 651 (651.5 fails).
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 class RetrievalRequest(BaseModel):

@@ -196,6 +196,17 @@ def test_with_auth_off_no_operation_declares_a_key(tmp_path: Path) -> None:
         assert "security" not in op and not {"401", "403"} & set(op["responses"]), (method, path)
 
 
+def test_an_integer_written_as_651_0_is_an_integer() -> None:
+    """JSON Schema's integer includes 651.0 (schemathesis sent it for an evaluation's k on PostgreSQL's run)."""
+    from service.evaluation.requests import RetrievalRequest
+
+    base = {"task": "retrieval", "queries": [{"id": "q", "text": "t"}], "qrels": {"q": {"d": 1}}}
+    assert RetrievalRequest.model_validate({**base, "k": 651.0}).k == [651]
+    assert RetrievalRequest.model_validate({**base, "k": [5, 10.0]}).k == [5, 10]
+    with pytest.raises(ValueError):
+        RetrievalRequest.model_validate({**base, "k": 6.5})
+
+
 def test_docs_pages_are_served_from_local_files(client: TestClient) -> None:
     for page, assets in (("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")), ("/redoc", ("redoc.standalone.js",))):
         r = client.get(page)
