@@ -423,4 +423,6 @@ def test_schemathesis_finds_no_disagreement(tmp_path: Path, database_url: str) -
     problems = [f"{f['code']} {f['title']}: {f['count']} in {f['operations']}" for r in runs for f in r["failures"]]
     problems += [f"error {e['title']}: {e['count']}" for r in runs for e in r["errors"]]
     assert not problems, "\n".join(problems) + "\n\n" + "\n".join(r["output"][-6000:] for r in runs)
-    assert figures["operations"] >= 30 and figures["requests"] > 500
+    # A floor, not a target: the time budget fills with as many requests as the machine allows (~1,100 on
+    # two idle cores, a few hundred when they are shared), and each operation must have been exercised.
+    assert figures["operations"] >= 30 and figures["requests"] >= 5 * figures["operations"]
