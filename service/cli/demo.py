@@ -17,8 +17,15 @@ def demo(
     """Build the demo collection (Lee news corpus shipped with gensim) with word2vec, doc2vec and BERT spaces, then serve."""
     from ..demo import build_demo
 
+    from ..facade.keys import is_loopback
+    from ..settings import get_settings
+    from ..store.migrate import upgrade
+
     with cli_errors():
-        if serve_api_:  # refuse an open bind beyond loopback before minutes of building, not after
+        if serve_api_ and not is_loopback(host):
+            # Refuse an open bind before minutes of building, not after. The demo migrates its database
+            # anyway; doing it first lets a fresh one answer (no key yet) instead of "schema out of date".
+            upgrade(get_settings().resolved_database_url)
             vecdex().keys.check_bind(host=host)
         build_demo(on_job=run_in_foreground)
     typer.echo(

@@ -391,6 +391,32 @@ def test_demo_refuses_an_open_bind_before_building(env: Path, served: list[str],
     assert cli("demo", "--host", "0.0.0.0", "--no-serve").exit_code == 0 and built == ["demo"]
 
 
+def test_demo_on_a_fresh_data_directory(tmp_path: Path, served: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` on a fresh clone: no database yet (the demo migrates it), loopback served, 0.0.0.0 refused."""
+    import service.demo
+    from service.settings import get_settings
+    from service.store.migrate import upgrade
+
+    monkeypatch.setenv("VECDEX_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("VECDEX_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VECDEX_AUTH", raising=False)
+    get_settings.cache_clear()
+    built: list[str] = []
+
+    def build(**_: Any) -> None:  # what the real build does first, without minutes of training
+        upgrade(get_settings().resolved_database_url)
+        built.append("demo")
+
+    monkeypatch.setattr(service.demo, "build_demo", build)
+    try:
+        r = cli("demo", "--host", "0.0.0.0")
+        assert r.exit_code == 2 and "unprotected_bind" in r.stderr and built == [] and served == [], r.output
+        r = cli("demo")
+        assert r.exit_code == 0 and built == ["demo"] and served == ["127.0.0.1"], r.output
+    finally:
+        get_settings.cache_clear()
+
+
 def test_serve_refuses_an_open_bind_beyond_loopback(
     env: Path, served: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
