@@ -53,7 +53,7 @@ class RecommendRequest(BaseModel):
             "similarity, or minus its best negative one when a negative is closer), as Qdrant does."
         ),
     )
-    filter: Filter = Field(default_factory=dict, description="Equality on item metadata, applied in FAISS.")
+    filter: Filter = Field(default_factory=dict, description="Item metadata filter (the language of search filters), applied in FAISS.")
     exclude: list[ItemId] = Field(default_factory=list, max_length=10_000, description="Items never to return.")
     exclude_seen_by: str | None = Field(None, max_length=256, description="Also exclude every item this user interacted with.")
     space: str | None = Field(None, description="An item2vec space; the collection's default space when omitted.")

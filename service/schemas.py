@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from indexers.base import SearchParams
 
+from .filter_schemas import Filter  # noqa: F401 (re-exported: recommend_schemas imports it from here)
 from .input_checks import json_value, sql_text, sql_text_or_none
 from .schema_types import (  # K_BOUNDS, NOT_BLANK, k_field, non_blank are used through this module too
     EXACTLY_ONE_QUERY,
@@ -99,6 +100,8 @@ class DocumentIn(BaseModel):
 
 # ----------------------------------------------------------------------------- collections
 
+FILTER_DOC = "Metadata filter: field -> value or {operator: value}, and / or / not; applied inside the index."
+
 
 
 Name = Annotated[
@@ -110,9 +113,6 @@ Name = Annotated[
         description="Letters, digits, '_', '.', '-'; starts with a letter or digit (it appears in URLs).",
     ),
 ]
-Scalar = str | int | float | bool
-Filter = Annotated[dict[str, Scalar], AfterValidator(json_value)]
-"""Equality on metadata fields; keys and values must be storable text / finite numbers (see input_checks)."""
 
 
 class CollectionCreate(BaseModel):
@@ -242,7 +242,7 @@ class SearchRequest(QueryInput):
     )
 
     k: int = k_field()
-    filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    filter: Filter = Field(default_factory=dict, description=FILTER_DOC)
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
     params: SearchParams | None = Field(
@@ -430,7 +430,7 @@ class CompareRequest(QueryInput):
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."
     )
-    filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    filter: Filter = Field(default_factory=dict, description=FILTER_DOC)
     snippet_chars: int = Field(300, ge=0, le=100_000)
 
 
@@ -473,7 +473,7 @@ class HybridRequest(QueryInput):
         description="Hits taken from each space before fusing, at least k; default max(k, 50), capped at VECDEX_MAX_K.",
         json_schema_extra=K_BOUNDS,
     )
-    filter: Filter = Field(default_factory=dict, description="Equality on metadata fields, ANDed.")
+    filter: Filter = Field(default_factory=dict, description=FILTER_DOC)
     snippet_chars: int = Field(300, ge=0, le=100_000)
 
     @field_validator("weights")

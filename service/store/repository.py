@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import (
@@ -23,13 +23,12 @@ from ..errors import (
     CollectionNotFound,
     DocumentNotFound,
     DuplicateExternalId,
-    FilterTypeMismatch,
-    InvalidFilter,
     InvalidRequest,
     MetadataTypeMismatch,
     SpaceNotFound,
-    UnknownFilterField,
 )
+from .filter_sql import compile_filter
+from .filter_tree import parse_filter
 from .given_vectors import check_given_vectors
 from .models import Change, Collection, Document, Space
 from ..schemas import EMPTY_TEXT, DocumentIn
@@ -274,68 +273,20 @@ def changes_after(session: Session, collection_id: int, after_id: int, limit: in
 
 # ----------------------------------------------------------------------------- metadata filters
 
-FilterValue = str | int | float | bool
-
 
 def filtered_ids(session: Session, collection: Collection | SpaceRef, where: dict[str, Any]) -> np.ndarray:
-    """Ids of documents whose metadata equals every given value, checked against the collection schema.
+    """Ids of documents that match the filter (the language of :mod:`.filter_tree`), in one SELECT.
 
-    The ids become a FAISS IDSelector, so the filter is applied inside the
-    index search rather than by over-fetching and discarding.
+    The filter is checked against the collection schema first (a 422 naming
+    the path of a mistake); the ids become a FAISS IDSelector, so the filter is
+    applied inside the index search rather than by over-fetching and discarding.
     """
     collection_id = collection.collection_id if isinstance(collection, SpaceRef) else collection.id
     name = collection.collection_name if isinstance(collection, SpaceRef) else collection.name
-    schema = collection.metadata_schema or {}
-    stmt = select(Document.id).where(Document.collection_id == collection_id)
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    for key, value in where.items():
-        field = f"filter.{key}"
-        kind = json_type(value)
-        if kind in (None, "array", "object"):
-            raise InvalidFilter(
-                f"filter on {key!r} must be a string, number or boolean, not {kind or 'null'}",
-                field=field,
-            )
-        known = schema.get(key)
-        if known is None:
-            raise UnknownFilterField(
-                f"no document in collection {name!r} has metadata field {key!r}"
-                + (f"; known fields: {', '.join(sorted(schema))}" if schema else ""),
-                field=field,
-            )
-        if known != kind:
-            raise FilterTypeMismatch(
-                f"filter on {key!r} is a {kind} but the field holds {known} values",
-                field=field,
-            )
-        if sqlite and ('"' in key or "\\" in key):
-            stmt = stmt.where(_sqlite_literal_key_equals(key, value, kind))
-            continue
-        column = Document.meta[key]
-        if kind == "string":
-            stmt = stmt.where(column.as_string() == value)
-        elif kind == "boolean":
-            stmt = stmt.where(column.as_boolean() == value)
-        else:
-            stmt = stmt.where(column.as_float() == float(value))
+    tree = parse_filter(where, collection.metadata_schema or {}, name)
+    test = compile_filter(tree, session.get_bind().dialect.name)
+    stmt = select(Document.id).where(Document.collection_id == collection_id, test)
     return np.fromiter(session.scalars(stmt), dtype=np.int64)
-
-
-def _sqlite_literal_key_equals(key: str, value: Any, kind: str) -> Any:
-    """``metadata[key] == value`` on SQLite for a key its JSON path syntax cannot quote (``"`` or ``\\``).
-
-    ``JSON_EXTRACT(meta, '$."k"')`` breaks on such keys (``p"."q`` even reads
-    the nested ``{"p": {"q": ...}}``); ``json_each`` compares the top-level key
-    literally, as PostgreSQL's ``->`` does. Slower per row, so only for these keys.
-    """
-    each = func.json_each(Document.meta).table_valued("key", "value", "type").alias("each")
-    if kind == "boolean":
-        test = each.c.type == ("true" if value else "false")
-    elif kind == "string":
-        test = and_(each.c.type == "text", each.c.value == value)
-    else:
-        test = and_(each.c.type.in_(("integer", "real")), each.c.value == float(value))
-    return exists(select(1).select_from(each).where(each.c.key == key, test))
 
 
 # ----------------------------------------------------------------------------- spaces

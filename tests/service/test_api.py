@@ -130,7 +130,7 @@ def test_filter_errors(seeded: TestClient) -> None:
     q = {"query": "goal", "k": 3}
     _error(seeded.post("/collections/topics/search", json={**q, "filter": {"n": "7"}}), 422, "filter_type_mismatch", "filter.n")
     _error(seeded.post("/collections/topics/search", json={**q, "filter": {"color": "red"}}), 422, "unknown_filter_field", "filter.color")
-    _error(seeded.post("/collections/topics/search", json={**q, "filter": {"n": [1]}}), 422, "invalid_request")
+    _error(seeded.post("/collections/topics/search", json={**q, "filter": {"n": [1]}}), 422, "invalid_filter", "filter.n")
 
 
 def test_more_like_this(seeded: TestClient) -> None:
