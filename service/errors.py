@@ -198,7 +198,8 @@ class InvalidWeights(InvalidInput):
 
 
 class InvalidFilter(InvalidInput):
-    """A metadata filter value that is not a string, number or boolean (null, array or object)."""
+    """A malformed metadata filter: an unknown operator, a value of the wrong shape (null, array or object where
+    a scalar goes; an ``in`` list that is empty or too long), an empty ``and``/``or``, nesting or size past the caps."""
 
     code = "invalid_filter"
 
@@ -210,7 +211,8 @@ class UnknownFilterField(InvalidInput):
 
 
 class FilterTypeMismatch(InvalidInput):
-    """A metadata filter compares a field with a value of another type than the field's."""
+    """A metadata filter compares a field with a value of another type than the field's, or uses an operator the
+    field's type lacks (a range on a boolean, ``contains`` on a non-array)."""
 
     code = "filter_type_mismatch"
 
