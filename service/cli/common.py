@@ -23,7 +23,13 @@ if TYPE_CHECKING:
 _VECDEX_KEY = "vecdex.facade"
 
 FilterOption = Annotated[
-    Optional[list[str]], typer.Option("--filter", "-f", help="Metadata equality key=value (repeatable).")
+    Optional[list[str]],
+    typer.Option(
+        "--filter",
+        "-f",
+        help="Metadata filter key=value, ANDed (repeatable); a JSON value takes the API's filter language: "
+        "-f 'year={\"gte\": 2020}' -f 'or=[{\"topic\": \"a\"}, {\"topic\": \"b\"}]'.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 

@@ -67,6 +67,14 @@ def test_ingest_space_search_jobs(env: Path) -> None:
     assert {h["metadata"]["topic"] for h in json.loads(out)["hits"]} == {"markets"}
     code, out = run("search", "topics", "goal", "--filter", "n=seven")
     assert code == 2 and "filter_type_mismatch" in out and "filter.n" in out
+    # a JSON value takes the whole filter language: operators, and / or / not
+    code, out = run("search", "topics", "goal", "-k", "20", "-f", 'n={"gte": 2, "lt": 4}', "-f", "topic=sport", "--json")
+    assert code == 0, out
+    assert sorted(h["metadata"]["n"] for h in json.loads(out)["hits"]) == [2, 3]
+    code, out = run("search", "topics", "goal", "-k", "20", "-f", 'or=[{"n": 0}, {"n": {"gt": 100}}]', "--json")
+    assert code == 0 and {h["metadata"]["n"] for h in json.loads(out)["hits"]} == {0}, out
+    code, out = run("search", "topics", "goal", "-f", 'n={"gte": "two"}')
+    assert code == 2 and "filter.n.gte" in out
     code, out = run("search", "topics", "striker scored a goal", "-k", "3", "--exact", "--ef-search", "256", "--json")
     assert code == 0, out
     assert [h["external_id"] for h in json.loads(out)["hits"]] == [h["external_id"] for h in hits]
