@@ -94,7 +94,9 @@ class QueryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Id
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_non_blank)]
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_non_blank), _SAYS_NON_BLANK
+    ]
 
 
 K_LIST_SCHEMA: dict[str, Any] = {
@@ -259,7 +261,11 @@ class AnalogyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     section: Annotated[
-        str, StringConstraints(min_length=1, max_length=256), AfterValidator(_non_blank), AfterValidator(_not_total)
+        str,
+        StringConstraints(min_length=1, max_length=256),
+        AfterValidator(_non_blank),
+        AfterValidator(_not_total),
+        Field(json_schema_extra={"pattern": NOT_BLANK, "not": {"pattern": r"^\s*total\s*$"}}),
     ] = "analogies"
     a: Word
     b: Word
