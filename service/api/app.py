@@ -16,7 +16,7 @@ from .auth import KeyFirst, install_auth
 from .docs import install_docs
 from .errors import BodySizeLimit, install_error_handlers
 from .nul_guard import RejectNul
-from .routers import api_router
+from .routers import include_routes
 
 log = logging.getLogger(__name__)
 
@@ -60,5 +60,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_middleware(KeyFirst, gate=gate)
     # Added last, so outermost: request ids, logs and metrics see every response, 401 and 413 included.
     install_observability(app, vx)
-    app.include_router(api_router)
+    include_routes(app)
     return app

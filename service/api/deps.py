@@ -13,8 +13,13 @@ from fastapi import Depends, Request
 from ..facade import Vecdex
 
 
-def get_vecdex(request: Request) -> Vecdex:
-    """The app's one service object (``create_app`` puts it on ``app.state.vecdex``)."""
+async def get_vecdex(request: Request) -> Vecdex:
+    """The app's one service object (``create_app`` puts it on ``app.state.vecdex``).
+
+    ``async`` although it does no I/O: FastAPI runs a plain ``def`` dependency in the thread pool, and
+    on a shared machine each such hop waits for a thread to be scheduled (measured: milliseconds under
+    load, more than a whole search).
+    """
     return request.app.state.vecdex
 
 

@@ -22,6 +22,7 @@ from ..schemas import (
     WordNeighbors,
 )
 from .deps import VecdexDep
+from .responses import ModelResponse, answer
 from .openapi import errors
 
 router = APIRouter(tags=["search"])
@@ -30,43 +31,43 @@ QUERY_ERRORS = errors(404, 409)
 
 
 @router.post("/collections/{name}/search", response_model=SearchResponse, operation_id="search", responses=QUERY_ERRORS)
-def search(name: str, body: SearchRequest, vx: VecdexDep) -> SearchResponse:
+async def search(name: str, body: SearchRequest, vx: VecdexDep) -> ModelResponse:
     """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index,
     ``params`` trades recall for speed on this request (efSearch / nprobe / exact)."""
-    return vx.queries.search(collection=name, body=body)
+    return await answer(vx.queries.search, collection=name, body=body)
 
 
 @router.post("/collections/{name}/compare", response_model=CompareResponse, operation_id="compare_spaces", responses=QUERY_ERRORS)
-def compare(name: str, body: CompareRequest, vx: VecdexDep) -> CompareResponse:
+async def compare(name: str, body: CompareRequest, vx: VecdexDep) -> ModelResponse:
     """The same query in several spaces side by side, with the Jaccard overlap of each pair's top-k ids."""
-    return vx.queries.compare(collection=name, body=body)
+    return await answer(vx.queries.compare, collection=name, body=body)
 
 
 @router.post("/collections/{name}/hybrid", response_model=HybridResponse, operation_id="hybrid_search", responses=QUERY_ERRORS)
-def hybrid(name: str, body: HybridRequest, vx: VecdexDep) -> HybridResponse:
+async def hybrid(name: str, body: HybridRequest, vx: VecdexDep) -> ModelResponse:
     """One ranking fused from several spaces (RRF or weighted normalised scores), e.g. bm25 + word2vec."""
-    return vx.queries.hybrid(collection=name, body=body)
+    return await answer(vx.queries.hybrid, collection=name, body=body)
 
 
 @router.post("/collections/{name}/documents/{external_id}/similar", response_model=SearchResponse, operation_id="similar_documents", responses=QUERY_ERRORS)
-def similar(name: str, external_id: str, body: SimilarRequest, vx: VecdexDep) -> SearchResponse:
+async def similar(name: str, external_id: str, body: SimilarRequest, vx: VecdexDep) -> ModelResponse:
     """More like this: neighbours of a stored document, itself excluded."""
-    return vx.queries.similar(collection=name, external_id=external_id, body=body)
+    return await answer(vx.queries.similar, collection=name, external_id=external_id, body=body)
 
 
 @router.get("/collections/{name}/spaces/{space}/words/{word}/neighbors", response_model=WordNeighbors, operation_id="word_neighbors", responses=QUERY_ERRORS)
-def word_neighbors(name: str, space: str, word: str, vx: VecdexDep, k: Annotated[int, Query(json_schema_extra=K_BOUNDS)] = 10) -> WordNeighbors:
+async def word_neighbors(name: str, space: str, word: str, vx: VecdexDep, k: Annotated[int, Query(json_schema_extra=K_BOUNDS)] = 10) -> ModelResponse:
     """Nearest words in a word2vec space; 404 ``out_of_vocabulary`` for an unknown word."""
-    return vx.queries.word_neighbors(collection=name, space=space, word=word, k=k)
+    return await answer(vx.queries.word_neighbors, collection=name, space=space, word=word, k=k)
 
 
 @router.post("/collections/{name}/spaces/{space}/words/analogy", response_model=AnalogyResponse, operation_id="word_analogy", responses=QUERY_ERRORS)
-def analogy(name: str, space: str, body: AnalogyRequest, vx: VecdexDep) -> AnalogyResponse:
+async def analogy(name: str, space: str, body: AnalogyRequest, vx: VecdexDep) -> ModelResponse:
     """Words nearest to sum(positive) - sum(negative), e.g. king + woman - man."""
-    return vx.queries.analogy(collection=name, space=space, body=body)
+    return await answer(vx.queries.analogy, collection=name, space=space, body=body)
 
 
 @router.post("/collections/{name}/spaces/{space}/tokens", response_model=TokensResponse, operation_id="contextual_tokens", responses=QUERY_ERRORS)
-def contextual_tokens(name: str, space: str, body: TokensRequest, vx: VecdexDep) -> TokensResponse:
+async def contextual_tokens(name: str, space: str, body: TokensRequest, vx: VecdexDep) -> ModelResponse:
     """Contextual vectors of each token of a sentence in a bilstm space (the same word differs by context)."""
-    return vx.queries.tokens(collection=name, space=space, body=body)
+    return await answer(vx.queries.tokens, collection=name, space=space, body=body)

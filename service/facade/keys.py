@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import Forbidden, UnprotectedBind
 from ..key_schemas import KeyCreate, KeyCreated, KeyPublic, Scope, covers
-from ..store.keys import any_key, find_by_secret, insert_key, list_keys, revoke_key, touch
+from ..store.keys import find_by_secret, insert_key, list_keys, revoke_key, touch
 from ..store.models import ApiKey
 from ..store.repository import get_collection
 from .core import Core
@@ -66,7 +66,9 @@ class Keys:
                 get_collection(session, name)
             collections = list(dict.fromkeys(body.collections)) if body.collections is not None else None
             key, secret = insert_key(session, body.name, body.scope, collections)
-            return KeyCreated(key=key_view(key), secret=secret)
+            created = KeyCreated(key=key_view(key), secret=secret)
+        self._core.searcher.path.hot.key_created()  # committed: this process enforces keys from now on
+        return created
 
     def list(self) -> list[KeyPublic]:
         """Every key, revoked ones included, by name; never a secret."""
@@ -82,8 +84,9 @@ class Keys:
         """Whether requests need a key now: auth is on and a key has been created (revoked or not)."""
         if self._core.settings.auth == "off":
             return False
-        with self._core.db.sessions() as session:
-            return any_key(session)
+        # The query path's prepared probe: asked on every keyless request until a key appears, and
+        # run on the event loop by the key check (cheaper than the thread hop it would otherwise need).
+        return self._core.searcher.path.hot.any_key()
 
     def identify(self, *, secret: str) -> KeyPublic | None:
         """The key this secret belongs to (revoked or not), None for an unknown one; records its use.

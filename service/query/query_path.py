@@ -21,7 +21,8 @@ from indexers.errors import DimensionMismatch
 
 from ..store.db import Database
 from ..errors import InvalidK
-from ..store.repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from ..store.hot_reads import HotReads
+from ..store.repository import SpaceRef, filtered_ids
 from ..schemas import Hit
 from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
 
@@ -51,27 +52,33 @@ class Query:
 class QueryPath:
     """Resolve + catch up + filter, rank (text or vector, keyword or dense), hydrate.
 
-    The path reads SQL twice: one session resolves the collection and space in
-    a single join and reads the head of the change log (so a space already
-    caught up skips the replay query), the other hydrates the hits with one
-    column select. ORM entities stay out of it: they cost more than the index
-    search itself.
+    The path reads SQL twice, with fixed statements on the driver
+    (:mod:`~service.store.hot_reads`): one resolves the collection and space
+    and reads the head of the change log in a single statement (so a space
+    already caught up skips the replay query), the other hydrates the hits.
+    SQLAlchemy's statement machinery stays out of it: it cost more than the
+    index search itself.
     """
 
     def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
         self.db = db
         self.runtimes = runtimes
         self.max_k = max_k
+        self.hot = HotReads(db)
 
     def resolve(
         self, collection: str, space: str | None, where: dict[str, Any] | None = None
     ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
         """The space (default when None), loaded and caught up, and the ids its filter allows (None: all)."""
-        with self.db.sessions() as session:
-            ref = resolve_space(session, collection, space)
-            head = max_change_id(session, ref.collection_id)
-            allowed = filtered_ids(session, ref, where) if where else None
-        return ref, self.runtimes.get(ref, head), allowed
+        with self.hot.cursor() as cur:
+            state = self.hot.space_state(cur, collection, space)
+        ref = state.ref
+        runtime = self.runtimes.get(ref, state.head)
+        allowed = None
+        if where:
+            with self.db.sessions() as session:
+                allowed = filtered_ids(session, ref, where)
+        return ref, runtime, allowed
 
     def ranked(
         self,
@@ -126,11 +133,15 @@ class QueryPath:
 
     def hydrate(self, pairs: list[tuple[int, float]], snippet: int) -> list[Hit]:
         """Hits with their external id, snippet and metadata, in the order given."""
-        with self.db.sessions() as session:
-            rows = hit_rows(session, [i for i, _ in pairs], snippet)
-        # A hit deleted between the search and this read is dropped rather than shown half-empty.
+        with self.hot.cursor() as cur:
+            rows = self.hot.hit_rows(cur, [i for i, _ in pairs], snippet)
+        # A hit deleted between the search and this read is dropped rather than shown half-empty. Built
+        # without validation: every field comes typed from SQL and the index (validating ten hits' metadata
+        # cost more than the read).
         return [
-            Hit(id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata)
+            Hit.model_construct(
+                id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata
+            )
             for i, s in pairs
             if i in rows
         ]

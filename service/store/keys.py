@@ -75,11 +75,6 @@ def revoke_key(session: Session, name: str) -> ApiKey:
     return key
 
 
-def any_key(session: Session) -> bool:
-    """Whether any key row exists, revoked or not: that is what turns enforcement on (see ``Keys.enforced``)."""
-    return session.scalar(select(ApiKey.id).limit(1)) is not None
-
-
 def find_by_secret(session: Session, secret: str) -> ApiKey | None:
     """The key whose secret this is (revoked or not), by one indexed SELECT; None for an unknown secret."""
     digest = secret_hash(secret)

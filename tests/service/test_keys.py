@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,19 @@ from service.errors import CollectionNotFound, KeyExists, KeyNotFound, Unprotect
 from service.facade import Vecdex
 from service.key_schemas import KeyCreate, covers
 from service.settings import Settings
+from service.store import hot_reads
 from service.store.models import ApiKey
 from tests.service.corpus import topical_documents
 
 JSON = dict[str, Any]
+
+
+@pytest.fixture(autouse=True)
+def keys_seen_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests create keys through a second service object, as another process would; a server
+    remembers "no keys" for up to NO_KEYS_TTL (see test_a_key_made_elsewhere_is_enforced_within_the_ttl),
+    so here it asks SQL every time."""
+    monkeypatch.setattr(hot_reads, "NO_KEYS_TTL", 0.0)
 
 
 @pytest.fixture
@@ -75,6 +85,27 @@ def search(client: TestClient, headers: dict[str, str], collection: str = "topic
 
 
 # ----------------------------------------------------------------------------- HTTP
+
+
+def test_a_key_made_elsewhere_is_enforced_within_the_ttl(
+    topics: TestClient, vx: Vecdex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyless server remembers "no keys" briefly (it is asked on every request, from the event loop);
+    a key made by another process is enforced once that memory expires, one made by this process at once."""
+    monkeypatch.setattr(hot_reads, "NO_KEYS_TTL", 0.5)
+    assert search(topics, {}).status_code == 200  # remembered: no keys
+    make_key(vx, "elsewhere", "read")  # another process
+    assert search(topics, {}).status_code == 200  # still within the remembered half second
+    time.sleep(0.6)
+    assert_unauthorized(search(topics, {}), "Authorization: Bearer")
+
+
+def test_a_key_made_by_the_server_itself_is_enforced_at_once(topics: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hot_reads, "NO_KEYS_TTL", 60.0)
+    assert search(topics, {}).status_code == 200
+    own = topics.app.state.vecdex  # type: ignore[attr-defined]
+    make_key(own, "here", "read")
+    assert_unauthorized(search(topics, {}), "Authorization: Bearer")
 
 
 def test_with_no_key_the_api_is_open(topics: TestClient) -> None:
