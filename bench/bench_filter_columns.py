@@ -226,7 +226,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100k documents only")
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--sql-reps", type=int, default=5)
+    parser.add_argument("--sql-reps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "filter_columns.json")
     args = parser.parse_args()

@@ -96,7 +96,6 @@ class MetadataColumns:
     def _reset(self) -> None:
         self._ids = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
-        self._slot: dict[int, int] = {}
         self._n = 0
         self._dead = 0
         self._ordered = True
@@ -104,10 +103,10 @@ class MetadataColumns:
         self._fields: dict[str, _Field] = {}
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return self._n - self._dead
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._slot
+        return isinstance(doc_id, (int, np.integer)) and bool(self._find(np.asarray([doc_id], dtype=np.int64))[0] >= 0)
 
     @property
     def capacity(self) -> int:
@@ -139,20 +138,18 @@ class MetadataColumns:
         batch = dict(rows)
         if not batch:
             return
-        old: list[int] = []
-        slots: list[int] = []
-        for doc_id in batch:
-            slot = self._slot.get(doc_id)
-            if slot is None:
-                slot = self._append(int(doc_id))
-            else:
-                old.append(slot)
-            slots.append(slot)
-        if old:
-            self._clear(np.asarray(old, dtype=np.int64))
+        ids = np.fromiter(batch, dtype=np.int64, count=len(batch))
+        slots = self._find(ids)
+        old = slots[slots >= 0]
+        if len(old):
+            self._clear(old)
+        new = np.flatnonzero(slots < 0)
+        if len(new):
+            new = new[np.argsort(ids[new], kind="stable")]  # appended in id order: no compaction needed
+            slots[new] = self._append(ids[new])
         buckets: dict[tuple[str, str], tuple[list[int], list[Any]]] = {}
         kinds = KINDS
-        for slot, meta in zip(slots, batch.values()):
+        for slot, meta in zip(slots.tolist(), batch.values()):
             for key, value in (meta or {}).items():
                 kind = kinds.get(type(value)) or json_kind(value)
                 if kind is None:
@@ -171,27 +168,37 @@ class MetadataColumns:
 
     def remove_many(self, doc_ids: Iterable[int]) -> None:
         """Forget these documents (ids not held are ignored: a delete may follow an insert never seen)."""
-        slots = [s for s in (self._slot.pop(d, None) for d in doc_ids) if s is not None]
-        if not slots:
+        slots = self._find(np.fromiter(doc_ids, dtype=np.int64))
+        where = np.unique(slots[slots >= 0])
+        if not len(where):
             return
-        where = np.asarray(slots, dtype=np.int64)
         self._clear(where)
         self._alive[where] = False
-        self._dead += len(slots)
+        self._dead += len(where)
         self._maintain()
 
-    def _append(self, doc_id: int) -> int:
-        slot = self._n
-        if slot >= self.capacity:
-            self._resize(slot + 1)
-        if slot and doc_id <= self._ids[slot - 1]:
+    def _find(self, doc_ids: np.ndarray) -> np.ndarray:
+        """The live slots of these ids, -1 where not held: a binary search, as slot ids ascend strictly at rest.
+
+        (No id -> slot dict: at a million documents it would cost more memory than all the columns.)
+        """
+        n = self._n
+        if n == 0:
+            return np.full(len(doc_ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._ids[:n], doc_ids), n - 1)
+        return np.where((self._ids[at] == doc_ids) & self._alive[at], at, -1)
+
+    def _append(self, doc_ids: np.ndarray) -> np.ndarray:
+        """New slots at the end for these ascending ids."""
+        start, end = self._n, self._n + len(doc_ids)
+        if end > self.capacity:
+            self._resize(end)
+        if start and doc_ids[0] <= self._ids[start - 1]:
             self._ordered = False  # compacted (re-sorted by id, a dead twin dropped) at the end of this write
-        self._ids[slot] = doc_id
-        self._contiguous = None
-        self._alive[slot] = True
-        self._slot[doc_id] = slot
-        self._n += 1
-        return slot
+        self._ids[start:end] = doc_ids
+        self._alive[start:end] = True
+        self._n, self._contiguous = end, None
+        return np.arange(start, end)
 
     def _resize(self, size: int) -> None:
         self._ids = grown(self._ids, size, -1)
@@ -219,7 +226,6 @@ class MetadataColumns:
                 col.take(keep, remap)
         self._ids, self._alive = self._ids[keep], np.ones(len(keep), dtype=bool)
         self._n, self._dead, self._ordered, self._contiguous = len(keep), 0, True, None
-        self._slot = dict(zip(self._ids.tolist(), range(self._n)))
 
     # ------------------------------------------------------------------------- reads
 
