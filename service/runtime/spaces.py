@@ -110,9 +110,22 @@ class SpaceRuntime:
         self.unsaved_changes = 0
         self.skipped_ids: set[int] = set()
         self.lock = threading.RLock()
+        self.writer_applying = False
+        """A write of this process holds ``lock`` to apply its changes (see ``catch_up``'s ``reading``)."""
 
-    def catch_up(self, db: Database) -> int:
-        """Apply every change committed after ``applied_change_id``; returns how many were applied."""
+    def catch_up(self, db: Database, *, reading: bool = False) -> int:
+        """Apply every change committed after ``applied_change_id``; returns how many were applied.
+
+        ``reading``: the caller is a query. It does not wait while a write of this process is applying
+        its own changes (embedding them, perhaps for seconds): that write has not been acknowledged
+        yet, so the query may answer from the state before it, as it would have a moment earlier. Any
+        other catch-up in progress (another query's, bringing in other processes' acknowledged
+        writes) is waited for, so a query still sees every write acknowledged before it started.
+        """
+        if reading and self.writer_applying:
+            if not self.lock.acquire(blocking=False):
+                return 0
+            self.lock.release()
         applied = 0
         with self.lock:
             while True:
@@ -237,7 +250,7 @@ class SpaceRuntimes:
                 runtime = self._load_current(space)
                 self._cache[space.id] = runtime
         if head_change_id is None or head_change_id > runtime.applied_change_id:
-            runtime.catch_up(self.db)
+            runtime.catch_up(self.db, reading=head_change_id is not None)
         return runtime
 
     def _load_current(self, space: Space | SpaceRef) -> SpaceRuntime:
@@ -302,8 +315,13 @@ class SpaceRuntimes:
         for runtime in loaded:
             if current.get(runtime.space_id) != runtime.generation:
                 self._drop(runtime)
-            else:
-                runtime.catch_up(self.db)
+                continue
+            with runtime.lock:  # queries arriving meanwhile answer from the state before this write
+                runtime.writer_applying = True
+                try:
+                    runtime.catch_up(self.db)
+                finally:
+                    runtime.writer_applying = False
 
     def _drop(self, runtime: SpaceRuntime) -> None:
         with self._lock:
