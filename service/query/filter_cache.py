@@ -51,7 +51,7 @@ CHANGES = Change.__table__
 META = DOCUMENTS.c["metadata"]
 
 LOAD_BATCH = 10_000
-"""Rows per keyset-paginated read when loading a collection (bounded memory per round trip)."""
+"""Rows per fetch when loading a collection, and changes per read when catching up (bounded memory per round trip)."""
 ID_CHUNK = 1_000
 """Document ids per ``IN`` list when re-reading changed documents (SQLite caps bound parameters)."""
 
@@ -221,22 +221,25 @@ class FilterColumnsCache:
             yield session
 
     def _load(self, session: Session, collection_id: int, copy: _Copy) -> None:
-        """Read every (id, metadata) row in id order, in batches; the change id is read first (see module doc)."""
+        """Stream every (id, metadata) row from one scan; the change id is read first (see module doc).
+
+        One unordered scan, fetched ``LOAD_BATCH`` rows at a time (a server-side
+        cursor on PostgreSQL): keyset pages (``id > last ORDER BY id LIMIT``) would
+        each re-scan the collection on SQLite, whose planner picks the
+        (collection_id, external_id) index and sorts, quadratic in the size.
+        """
         base = session.scalar(select(func.max(CHANGES.c.id)).where(CHANGES.c.collection_id == collection_id)) or 0
         columns = MetadataColumns(self.compact_min)
-        after = None
-        while True:
-            stmt = select(DOCUMENTS.c.id, META).where(DOCUMENTS.c.collection_id == collection_id)
-            if after is not None:
-                stmt = stmt.where(DOCUMENTS.c.id > after)
-            batch = session.execute(stmt.order_by(DOCUMENTS.c.id).limit(LOAD_BATCH)).all()
-            columns.upsert_many((int(r[0]), r[1]) for r in batch)  # ids ascending: plain appends
-            if len(batch) < LOAD_BATCH:
-                break
-            after = batch[-1][0]
+        result = session.execute(
+            select(DOCUMENTS.c.id, META)
+            .where(DOCUMENTS.c.collection_id == collection_id)
+            .execution_options(yield_per=LOAD_BATCH)
+        )
+        columns.load((int(r[0]), r[1]) for r in result)
         with copy.data:
             copy.columns, copy.change_id = columns, int(base)
-        self.loads += 1
+        with self._lock:
+            self.loads += 1
 
     def _catch_up(self, session: Session, collection_id: int, copy: _Copy, head: int) -> None:
         """Apply the changes in (copy.change_id, head]: re-read those documents, upsert or remove each."""
@@ -275,4 +278,5 @@ class FilterColumnsCache:
             copy.columns.remove_many(d for d in ids if d not in present)
             copy.columns.upsert_many(present.items())
             copy.change_id = max(copy.change_id, last)
-        self.catch_ups += 1
+        with self._lock:
+            self.catch_ups += 1

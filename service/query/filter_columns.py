@@ -39,12 +39,17 @@ The per-type columns live in :mod:`.filter_column_kinds`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from ..store.filter_tree import All, AnyOf, Condition, Node, Not
 from .filter_column_kinds import KINDS, RANGES, Arrays, Column, Flags, Numbers, Strings, grown, json_kind
+
+
+LOAD_CHUNK = 10_000
+"""Rows per write while loading: bounds the per-chunk Python lists, whatever the collection's size."""
 
 
 class NotExact(Exception):
@@ -123,9 +128,25 @@ class MetadataColumns:
     # ------------------------------------------------------------------------- writes
 
     def load(self, rows: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
-        """Replace everything with these (document id, metadata) rows."""
+        """Replace everything with these (document id, metadata) rows, in any order (an id twice: the last wins).
+
+        Rows are consumed in chunks and sorted by id once at the end, so a
+        caller can stream them from one unordered scan (no ORDER BY, no paging).
+        """
         self._reset()
-        self.upsert_many(rows)
+        rows = iter(rows)
+        while chunk := list(islice(rows, LOAD_CHUNK)):
+            self._write(chunk, fresh=True)
+        n = self._n
+        order = np.argsort(self._ids[:n], kind="stable")
+        ordered_ids = self._ids[:n][order]
+        twins = order[np.flatnonzero(ordered_ids[1:] == ordered_ids[:-1])]  # the earlier row of a repeated id
+        if len(twins):
+            self._clear(twins)
+            self._alive[twins] = False
+            self._dead += len(twins)
+        self._ordered = bool(n < 2 or (order[1:] > order[:-1]).all()) and not len(twins)
+        self._maintain()
 
     def upsert(self, doc_id: int, meta: Mapping[str, Any] | None) -> None:
         self.upsert_many([(doc_id, meta)])
@@ -135,11 +156,16 @@ class MetadataColumns:
 
     def upsert_many(self, rows: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
         """Insert or replace documents' metadata (within a batch the last row of an id wins)."""
+        self._write(rows, fresh=False)
+        self._maintain()
+
+    def _write(self, rows: Iterable[tuple[int, Mapping[str, Any] | None]], fresh: bool) -> None:
+        """The rows' values into their slots; ``fresh``: every id is new (a load), so none is looked up."""
         batch = dict(rows)
         if not batch:
             return
         ids = np.fromiter(batch, dtype=np.int64, count=len(batch))
-        slots = self._find(ids)
+        slots = np.full(len(ids), -1, dtype=np.int64) if fresh else self._find(ids)
         old = slots[slots >= 0]
         if len(old):
             self._clear(old)
@@ -164,7 +190,6 @@ class MetadataColumns:
             if field is None:
                 field = self._fields[key] = _Field()
             field.column(kind, self.capacity, self.compact_min).put(where, values)
-        self._maintain()
 
     def remove_many(self, doc_ids: Iterable[int]) -> None:
         """Forget these documents (ids not held are ignored: a delete may follow an insert never seen)."""

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.query.filter_cache import FilterColumnsCache
-from service.query import filter_cache, filter_column_kinds
+from service.query import filter_cache, filter_column_kinds, filter_columns
 from service.query.filter_columns import MetadataColumns, NotExact
 from service.settings import Settings
 from service.store.db import Database
@@ -75,6 +75,33 @@ def test_every_filter_matches_the_reference(step: int) -> None:
     columns = MetadataColumns()
     columns.load(metas.items())
     _check(columns, metas, FILTERS, _schema(list(metas.values())))
+
+
+def test_load_takes_rows_in_any_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shuffled rows over several chunks, an id given twice (the last row wins): sorted once, same answers."""
+    monkeypatch.setattr(filter_columns, "LOAD_CHUNK", 7)
+    metas = {i * 3 + 1: d["metadata"] for i, d in enumerate(_documents())}
+    rows = list(metas.items())
+    random.Random(3).shuffle(rows)
+    rows.insert(5, (rows[20][0], {"topic": "sport", "year": 1900}))  # stale: replaced by rows[20] later
+    columns = MetadataColumns()
+    columns.load(rows)
+    assert len(columns) == len(metas)
+    _check(columns, metas, FILTERS, _schema(list(metas.values())))
+
+
+def test_types_never_mix() -> None:
+    """One field holding every JSON type (the schema forbids it; the columns keep one sub-column per type anyway):
+    1 is 1.0 but not true nor "1", and nothing equals an array or object holding it."""
+    metas = {1: {"v": True}, 2: {"v": 1}, 3: {"v": 1.0}, 4: {"v": "1"}, 5: {"v": [1, True]}, 6: {"v": {"a": 1}}, 7: {"v": None}, 8: {}}
+    columns = MetadataColumns()
+    columns.load(metas.items())
+    for flt, kind in [
+        ({"v": 1}, "number"), ({"v": True}, "boolean"), ({"v": "1"}, "string"), ({"v": {"ne": 1}}, "number"),
+        ({"v": {"in": [1.0, 2]}}, "number"), ({"v": {"nin": [False, True]}}, "boolean"), ({"v": {"exists": True}}, "number"),
+        ({"v": {"contains": 1}}, "array"), ({"v": {"contains": True}}, "array"), ({"v": {"contains": "1"}}, "array"),
+    ]:
+        _check(columns, metas, [flt], {"v": kind})
 
 
 # ----------------------------------------------------------------------------- random writes
@@ -273,7 +300,7 @@ def _typed(rng: random.Random, meta: dict[str, Any]) -> dict[str, Any]:
     new["year"] = rng.choice([2016, 2020, 2021.0, 2024.5, None])
     new["topic"] = rng.choice(["sport", "apple", "aardvark", "Émile", "news"])
     if rng.random() < 0.5:
-        new["tags"] = rng.sample(["goal", "rain", "x", 7, True], k=rng.randint(0, 3))
+        new["tags"] = rng.sample(["goal", "rain", "x", 7, True, 1, None, ["x"], {"k": "x"}], k=rng.randint(0, 4))
     if rng.random() < 0.5:
         new["draft"] = rng.random() < 0.5
     if rng.random() < 0.3:
