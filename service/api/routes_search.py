@@ -34,7 +34,7 @@ QUERY_ERRORS = errors(404, 409)
 async def search(name: str, body: SearchRequest, vx: VecdexDep) -> ModelResponse:
     """Nearest documents to a text; ``filter`` restricts by metadata equality inside the index,
     ``params`` trades recall for speed on this request (efSearch / nprobe / exact)."""
-    return await answer(vx.queries.search, collection=name, body=body)
+    return ModelResponse(await vx.queries.search_queued(collection=name, body=body))
 
 
 @router.post("/collections/{name}/compare", response_model=CompareResponse, operation_id="compare_spaces", responses=QUERY_ERRORS)

@@ -16,6 +16,7 @@ from ..schemas import (
     TokensResponse,
     WordNeighbors,
 )
+from ..query.batch_search import SearchJob
 from ..query.query_path import Query
 from .core import Core
 
@@ -32,6 +33,15 @@ class Queries:
             collection, Query.of(body.query, body.vector), body.k, body.filter, body.space, body.snippet_chars, body.params
         )
         return SearchResponse(space=space, hits=hits)
+
+    async def search_queued(self, *, collection: str, body: SearchRequest) -> SearchResponse:
+        """:meth:`search` for a server: queued with the searches arriving at the same time and answered in
+        one batch by the search workers (the event loop waits; no thread-pool hop per request)."""
+        job = SearchJob(
+            collection, Query.of(body.query, body.vector), body.k, body.filter, body.space, body.snippet_chars, body.params
+        )
+        done = await self._searcher.search_queued(job)
+        return SearchResponse(space=done.space_name, hits=done.hits)
 
     def similar(self, *, collection: str, external_id: str, body: SimilarRequest) -> SearchResponse:
         """More like this: neighbours of a stored document, itself excluded."""

@@ -76,6 +76,7 @@ class Vecdex:
 
     def close(self) -> None:
         """Save the snapshots of loaded spaces with unsaved changes, then release the database."""
+        self.core.searcher.queue.stop()
         self.core.runtimes.save_all()
         self.core.searcher.path.hot.close()
         self.core.db.dispose()

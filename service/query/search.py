@@ -8,7 +8,6 @@ token queries live in :mod:`service.words`.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -18,9 +17,10 @@ from indexers.base import SearchParams
 
 from ..store.db import Database
 from ..errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace
-from ..observability import metrics
 from .fusion import fuse, overlaps
 from ..store.models import Collection, Document, Space
+from .batch_search import SearchJob, search_batch
+from .batching import SearchQueue
 from .query_path import Query, QueryPath, answers, check_k
 from ..store.repository import resolve_space
 from ..schemas import Hit, HybridHit, SpaceRank, TokenVector, WordScore
@@ -35,6 +35,7 @@ class Searcher:
 
     def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
         self.path = QueryPath(db, runtimes, max_k)
+        self.queue = SearchQueue(self.path)
         self.words = WordQueries(self.path)
         self.db = db
         self.runtimes = runtimes
@@ -50,20 +51,19 @@ class Searcher:
         snippet: int,
         params: SearchParams | None = None,
     ) -> tuple[str, list[Hit]]:
-        """Top ``k`` documents for a text or a vector; ``params`` tunes this one search (ignored by keyword spaces)."""
-        check_k(k, self.max_k)
-        start = time.perf_counter()
-        space, runtime, allowed = self.path.resolve(collection_name, space_name, where)
-        pairs = self.path.ranked(runtime, _query(query), k, allowed, params)
-        hits = self.path.hydrate(pairs, snippet)
-        # The one search metric, recorded where the whole search is in view (resolve + catch-up, filter,
-        # embed, index, hydrate); labels come from the resolved space, so only existing names become series.
-        if runtime.keyword:
-            kind, backend = "bm25", "keyword"
-        else:
-            kind, backend = runtime.index.kind, runtime.index.backend  # type: ignore[union-attr]
-        metrics.observe_search(space.collection_name, space.name, kind, backend, time.perf_counter() - start)
-        return space.name, hits
+        """Top ``k`` documents for a text or a vector; ``params`` tunes this one search (ignored by keyword spaces).
+
+        The same path as a server's concurrent searches take (:mod:`.batch_search`), as a batch of one.
+        """
+        job = SearchJob(collection_name, _query(query), k, where, space_name, snippet, params)
+        search_batch(self.path, [job])
+        if job.error is not None:
+            raise job.error
+        return job.space_name, job.hits
+
+    async def search_queued(self, job: SearchJob) -> SearchJob:
+        """The same search, queued with others arriving at the same time (:mod:`.batching`); for servers."""
+        return await self.queue.search(job)
 
     def _query_spaces(self, collection_name: str, names: list[str] | None, query: Query) -> list[str]:
         """The spaces a compare/hybrid query runs on: the named ones (deduplicated, in order), or every

@@ -1,0 +1,140 @@
+"""Several searches answered together: one index call per group of alike queries, one hydration read.
+
+Why: a server under concurrent load pays, per request, a hand-over to a worker
+thread and back, and the index's fixed cost per call. Searches that arrive
+together are answered here in one go on one thread (``service.query.batching``
+queues them): the unfiltered queries of one space with the same ``k`` and
+search parameters become one FAISS call over a matrix of query vectors (HNSW
+and IVF answer each row exactly as they would alone, and FAISS spreads rows
+over its threads), and every hit of the batch is hydrated by one SQL read.
+
+Each search keeps its own outcome: a failure (unknown space, empty query
+text, a vector of the wrong length) is that search's error, not the batch's.
+Results equal those of :meth:`~service.query.search.Searcher.search` one by one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from indexers.base import SearchParams
+
+from ..observability import metrics
+from ..schemas import Hit
+from ..store.repository import HitRow
+from .query_path import Query, QueryPath, check_k
+
+
+@dataclass
+class SearchJob:
+    """One search of a batch, and, once answered, its space and hits or its error."""
+
+    collection: str
+    query: Query
+    k: int
+    where: dict[str, Any]
+    space: str | None
+    snippet: int
+    params: SearchParams | None = None
+    started: float = field(default_factory=time.perf_counter)
+    space_name: str = ""
+    pairs: list[tuple[int, float]] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    error: BaseException | None = None
+    _runtime: Any = None
+    _allowed: np.ndarray | None = None
+    _vector: np.ndarray | None = None
+
+
+def search_batch(path: QueryPath, jobs: Sequence[SearchJob]) -> None:
+    """Answer every job in place (``space_name`` + ``hits``, or ``error``)."""
+    live = [j for j in jobs if _prepare(path, j)]
+    groups: dict[tuple[Any, ...], list[SearchJob]] = defaultdict(list)
+    for job in live:
+        if job._vector is not None and job._allowed is None:
+            params = job.params.model_dump_json() if job.params is not None else None
+            groups[(id(job._runtime), job.k, params)].append(job)
+        else:
+            _alone(path, job)
+    for members in groups.values():
+        _together(members)
+    _hydrate(path, [j for j in live if j.error is None])
+    for job in live:
+        if job.error is None:
+            runtime = job._runtime
+            if runtime.keyword:
+                kind, backend = "bm25", "keyword"
+            else:
+                kind, backend = runtime.index.kind, runtime.index.backend
+            metrics.observe_search(job.collection, job.space_name, kind, backend, time.perf_counter() - job.started)
+
+
+def _prepare(path: QueryPath, job: SearchJob) -> bool:
+    """Resolve the space, the filter and (dense spaces) the query vector; False once the job has failed."""
+    try:
+        check_k(job.k, path.max_k)
+        ref, runtime, allowed = path.resolve(job.collection, job.space, job.where)
+        job.space_name, job._runtime, job._allowed = ref.name, runtime, allowed
+        if not runtime.keyword and not (allowed is not None and len(allowed) == 0):
+            job._vector = path.query_vector(runtime, job.query)
+        return True
+    except Exception as exc:  # this job's error, answered to its own request
+        job.error = exc
+        return False
+
+
+def _alone(path: QueryPath, job: SearchJob) -> None:
+    """A keyword or filtered search, as ``Searcher.search`` runs it (the vector embedded once, in ``_prepare``)."""
+    try:
+        if job._vector is None:
+            job.pairs = path.ranked(job._runtime, job.query, job.k, job._allowed, job.params)
+        else:
+            job.pairs = path.nearest(job._runtime, job._vector, job.k, job._allowed, job.params)
+    except Exception as exc:
+        job.error = exc
+
+
+def _together(members: list[SearchJob]) -> None:
+    """One index call for queries of one space, ``k`` and parameters (no filter)."""
+    first = members[0]
+    try:
+        queries = np.stack([j._vector for j in members]).astype(np.float32, copy=False)
+        scores, ids = first._runtime.index.search(queries, first.k, params=first.params)
+    except Exception:  # the same failure would hit each alone; let each find its own error
+        for job in members:
+            job.pairs = []
+            try:
+                job.pairs = QueryPath.nearest(job._runtime, job._vector, job.k, None, job.params)
+            except Exception as exc:
+                job.error = exc
+        return
+    for row, job in enumerate(members):
+        job.pairs = [(int(i), float(s)) for i, s in zip(ids[row], scores[row]) if i >= 0]
+
+
+def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:
+    """Every job's hits from one read: the longest snippet any job asked for (or the whole text), cut per job."""
+    wanted = list(dict.fromkeys(i for job in jobs for i, _ in job.pairs))
+    if not wanted:
+        return
+    snippet = 0 if any(j.snippet == 0 for j in jobs) else max(j.snippet for j in jobs)
+    try:
+        with path.hot.cursor() as cur:
+            rows = path.hot.hit_rows(cur, wanted, snippet)
+    except Exception as exc:
+        for job in jobs:
+            job.error = exc
+        return
+    for job in jobs:
+        job.hits = [_hit(i, s, rows[i], job.snippet) for i, s in job.pairs if i in rows]
+
+
+def _hit(doc_id: int, score: float, row: HitRow, snippet: int) -> Hit:
+    text = row.text[:snippet] if snippet else row.text
+    return Hit.model_construct(id=doc_id, external_id=row.external_id, score=score, text=text, metadata=row.metadata)

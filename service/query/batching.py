@@ -1,0 +1,118 @@
+"""The search queue of a server: requests wait on the event loop, worker threads answer them in batches.
+
+Why not one thread-pool hop per request: under concurrent load each hop hands
+a request to a thread and its answer back, and with the GIL those hand-overs
+(and the index's fixed cost per call) were most of what a cheap search cost.
+Here a request puts its job on a queue and awaits a future; a worker takes
+every job waiting (up to ``max_batch``), answers them together
+(:func:`~service.query.batch_search.search_batch`), and hands the answers back
+to each event loop in one call. Alone, a request costs what a hop did; under
+load the hand-overs are shared and alike queries become one index call.
+
+``workers`` threads drain the queue (default: the CPUs, up to 4), so a slow
+search (a BERT query embedding) does not hold every other behind it, and
+libraries that release the GIL (FAISS, torch, SQLite) still overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+from collections import defaultdict
+
+from .batch_search import SearchJob, search_batch
+from .query_path import QueryPath
+
+log = logging.getLogger(__name__)
+
+
+def default_workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+class SearchQueue:
+    """Batches concurrent searches of one process onto a few worker threads (started on first use)."""
+
+    def __init__(self, path: QueryPath, *, workers: int | None = None, max_batch: int = 32) -> None:
+        self._path = path
+        self._workers = workers or default_workers()
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[SearchJob, asyncio.Future[SearchJob], asyncio.AbstractEventLoop] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._start_lock = threading.Lock()
+
+    async def search(self, job: SearchJob) -> SearchJob:
+        """The job answered (``hits`` set), or its error raised here, in the request's own context."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SearchJob] = loop.create_future()
+        self._start()
+        self._queue.put((job, future, loop))
+        done = await future
+        if done.error is not None:
+            raise done.error
+        return done
+
+    def _start(self) -> None:
+        if len(self._threads) == self._workers:
+            return
+        with self._start_lock:
+            while len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._run, name=f"vecdex-search-{len(self._threads)}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # another worker's stop: leave it for them
+                    break
+                batch.append(more)
+            self._answer(batch)
+
+    def _answer(self, batch: list[tuple[SearchJob, asyncio.Future[SearchJob], asyncio.AbstractEventLoop]]) -> None:
+        try:
+            search_batch(self._path, [job for job, _, _ in batch])
+        except BaseException as exc:  # a bug in the batch path: every request hears of it, none hangs
+            log.exception("search batch failed")
+            for job, _, _ in batch:
+                job.error = job.error or exc
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[SearchJob, asyncio.Future[SearchJob]]]] = defaultdict(list)
+        for job, future, loop in batch:
+            by_loop[loop].append((job, future))
+        for loop, answered in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, answered)
+            except RuntimeError:  # that loop has closed (its server stopped): nobody is waiting
+                pass
+
+    def stop(self) -> None:
+        """Let the workers finish what they hold and end (one stop marker each)."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(5)
+        self._threads.clear()
+
+
+def _deliver(answered: list[tuple[SearchJob, asyncio.Future[SearchJob]]]) -> None:
+    for job, future in answered:
+        if not future.done():  # a request whose client went away was cancelled
+            future.set_result(job)

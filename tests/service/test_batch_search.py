@@ -1,0 +1,95 @@
+"""Searches answered together equal the same searches answered one by one, each with its own error.
+
+The server queues concurrent searches and answers them in batches
+(service.query.batching): alike queries share one index call, every hit one
+hydration read. Nothing of that may show in an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexers.base import SearchParams
+from service.errors import VecdexError
+from service.query.batch_search import SearchJob, search_batch
+from service.query.batching import SearchQueue
+from service.query.query_path import Query
+from tests.service.conftest import FAST_W2V
+from tests.service.corpus import topical_documents
+
+
+@pytest.fixture
+def searcher(client: TestClient, jobs: Callable[[], int]) -> Any:
+    docs = topical_documents()
+    assert client.post("/collections", json={"name": "t"}).status_code == 201
+    assert client.post("/collections/t/documents", json={"documents": docs}).status_code == 200
+    for name, embedder in (("w", FAST_W2V), ("kw", {"type": "bm25"})):
+        assert client.post("/collections/t/spaces", json={"name": name, "embedder": embedder}).status_code == 202
+    assert jobs() == 2
+    return client.app.state.vecdex.core.searcher  # type: ignore[attr-defined]
+
+
+def _jobs() -> list[SearchJob]:
+    texts = ["striker goal match", "interest rates inflation", "stock market shares", "striker goal match", "goal"]
+    out = [SearchJob("t", Query(text=t), 5, {}, "w", 40) for t in texts]  # alike: one index call
+    out += [SearchJob("t", Query(text=texts[0]), 3, {}, "w", 0)]  # another k, whole texts
+    out += [SearchJob("t", Query(text=texts[1]), 5, {}, "w", 10, SearchParams(exact=True))]  # other params
+    out += [SearchJob("t", Query(text=texts[0]), 4, {"topic": "sport"}, "w", 40)]  # filtered: alone
+    out += [SearchJob("t", Query(text=texts[2]), 5, {}, "kw", 40)]  # keyword
+    out += [SearchJob("t", Query(text="zzzz qqqq"), 5, {}, "w", 40)]  # nothing known: its own error
+    out += [SearchJob("t", Query.of(None, [0.1, 0.2]), 5, {}, "w", 40)]  # wrong length: its own error
+    out += [SearchJob("t", Query(text=texts[0]), 5, {}, "nope", 40)]  # unknown space
+    out += [SearchJob("t", Query(text=texts[0]), 0, {}, "w", 40)]  # invalid k
+    return out
+
+
+def _outcome(job: SearchJob) -> Any:
+    if job.error is not None:
+        assert isinstance(job.error, VecdexError), job.error
+        return ("error", job.error.code, job.error.field)
+    return (job.space_name, [(h.external_id, round(h.score, 5), h.text, h.metadata) for h in job.hits])
+
+
+def test_a_batch_answers_each_search_as_alone(searcher: Any) -> None:
+    alone = []
+    for job in _jobs():
+        search_batch(searcher.path, [job])
+        alone.append(_outcome(job))
+    together = _jobs()
+    search_batch(searcher.path, together)
+    assert [_outcome(j) for j in together] == alone
+    # the cases are what they say: answers with hits, and four distinct errors
+    errors = [o for o in alone if o[0] == "error"]
+    assert len(errors) == 4 and len({e[1] for e in errors}) == 4
+    assert all(o[1] for o in alone if o[0] != "error")
+    # snippets are cut per search although the batch read the whole texts (job 5 asked for them)
+    assert all(len(h[2]) <= 40 for h in alone[0][1]) and any(len(h[2]) > 40 for h in alone[5][1])
+
+
+def test_the_queue_answers_concurrent_requests_with_their_own_results(searcher: Any) -> None:
+    expected = []
+    for job in _jobs():
+        search_batch(searcher.path, [job])
+        expected.append(_outcome(job))
+    queue = SearchQueue(searcher.path, workers=2, max_batch=8)
+
+    async def ask(job: SearchJob) -> Any:
+        try:
+            return _outcome(await queue.search(job))
+        except VecdexError as exc:  # raised in the request's own context
+            assert exc is job.error
+            return _outcome(job)
+
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*(ask(j) for j in _jobs() * 3)))
+
+    try:
+        got = asyncio.run(main())
+    finally:
+        queue.stop()
+    assert got == expected * 3
