@@ -25,6 +25,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     """Build the app. The schema must already be at head (`vecdex db upgrade`): the app refuses to start otherwise."""
     settings = settings or get_settings()
     vx = Vecdex(settings)
+    # A server answers a collection's filters from SQL while its metadata columns load in the background
+    # (seconds at a million documents): the first filtered query does not wait for that load.
+    vx.core.searcher.path.filters.background_load = True
     with_worker = settings.embedded_worker if run_worker is None else run_worker
 
     @asynccontextmanager

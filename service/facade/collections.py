@@ -56,7 +56,10 @@ class Collections:
     def delete(self, *, name: str) -> None:
         """The collection, its documents, spaces, change log, and every file of its spaces."""
         with self._core.db.session() as session:
-            space_ids = delete_collection_rows(session, get_collection(session, name))
+            collection = get_collection(session, name)
+            collection_id = collection.id
+            space_ids = delete_collection_rows(session, collection)
+        self._core.searcher.path.filters.forget(collection_id)  # SQLite may give a new collection this id
         for space_id in space_ids:
             self._core.runtimes.forget(space_id, delete_files=True)
 

@@ -91,7 +91,7 @@ class Recommendations:
 
     def __init__(self, core: Core) -> None:
         self._core = core
-        self._recommender = Recommender(core.db, core.runtimes, core.settings.max_k)
+        self._recommender = Recommender(core.searcher.path)
 
     def from_examples(self, *, collection: str, body: RecommendRequest) -> RecommendResponse:
         """Items like the positives and unlike the negatives (``average`` or ``best_score``)."""

@@ -21,7 +21,9 @@ from indexers.errors import DimensionMismatch
 
 from ..store.db import Database
 from ..errors import InvalidK
+from ..store.filter_tree import parse_filter
 from ..store.hot_reads import HotReads
+from .filter_cache import FilterColumnsCache
 from ..store.repository import SpaceRef, filtered_ids
 from ..schemas import Hit
 from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
@@ -65,6 +67,7 @@ class QueryPath:
         self.runtimes = runtimes
         self.max_k = max_k
         self.hot = HotReads(db)
+        self.filters = FilterColumnsCache(db)
 
     def resolve(
         self, collection: str, space: str | None, where: dict[str, Any] | None = None
@@ -74,11 +77,20 @@ class QueryPath:
             state = self.hot.space_state(cur, collection, space)
         ref = state.ref
         runtime = self.runtimes.get(ref, state.head)
-        allowed = None
-        if where:
+        return ref, runtime, self.allowed_ids(ref, state.head, where)
+
+    def allowed_ids(self, ref: SpaceRef, head: int, where: dict[str, Any] | None) -> np.ndarray | None:
+        """The ids a filter allows (None: no filter): from the in-memory metadata columns, kept in step with
+        the change log up to ``head``; from SQL while a collection's columns load, or where only SQL is
+        exact (integers beyond 2**53). Checked against the schema first either way (a 422 naming the path)."""
+        if not where:
+            return None
+        tree = parse_filter(where, ref.metadata_schema, ref.collection_name)
+        allowed = self.filters.ids(self.db, ref, head, tree)
+        if allowed is None:
             with self.db.sessions() as session:
                 allowed = filtered_ids(session, ref, where)
-        return ref, runtime, allowed
+        return allowed
 
     def ranked(
         self,

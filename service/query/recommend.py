@@ -31,14 +31,13 @@ from sqlalchemy import select
 from embedders.capabilities import Capability
 from embedders.registry import has
 
-from ..store.db import Database
 from ..errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
 from ..store.models import Document
 from ..recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
-from ..store.repository import SpaceRef, filtered_ids, hit_rows, max_change_id, resolve_space
+from ..store.repository import SpaceRef, max_change_id, resolve_space
 from .fusion import fuse
-from .query_path import check_k
-from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
+from .query_path import QueryPath, check_k
+from ..runtime.spaces import SpaceRuntime
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 BEST_SCORE_FANOUT = 4  # best_score: neighbours fetched per positive, as a multiple of k
@@ -61,10 +60,12 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 class Recommender:
     """Entry points of recommendation queries (HTTP and CLI share them)."""
 
-    def __init__(self, db: Database, runtimes: SpaceRuntimes, max_k: int) -> None:
-        self.db = db
-        self.runtimes = runtimes
-        self.max_k = max_k
+    def __init__(self, path: QueryPath) -> None:
+        """On the searches' query path: the same prepared reads and in-memory filter columns."""
+        self.path = path
+        self.db = path.db
+        self.runtimes = path.runtimes
+        self.max_k = path.max_k
 
     # --- entry points -------------------------------------------------------------------
 
@@ -131,11 +132,7 @@ class Recommender:
     def _resolve(
         self, collection: str, space_name: str | None, where: dict[str, Any]
     ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
-        with self.db.sessions() as session:
-            ref = resolve_space(session, collection, space_name)
-            head = max_change_id(session, ref.collection_id)
-            allowed = filtered_ids(session, ref, where) if where else None
-        runtime = self.runtimes.get(ref, head)
+        ref, runtime, allowed = self.path.resolve(collection, space_name, where)
         if not (has(runtime.embedder, Capability.TRAIN_INTERACTIONS) and has(runtime.embedder, Capability.TRAINED_VECTORS)):
             raise NotSupported(
                 f"space {ref.name!r} is a {ref.embedder_type} space; recommendations need an item2vec space",
@@ -221,8 +218,8 @@ class Recommender:
                 used_text = text_space
                 rankings.extend(text)
         pairs = self._fuse(rankings, k)
-        with self.db.sessions() as session:
-            rows = hit_rows(session, [i for i, _, _ in pairs], snippet)
+        with self.path.hot.cursor() as cur:
+            rows = self.path.hot.hit_rows(cur, [i for i, _, _ in pairs], snippet)
         hits = [
             RecommendHit(
                 id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata, source=src
