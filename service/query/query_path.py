@@ -75,9 +75,8 @@ class QueryPath:
         """The space (default when None), loaded and caught up, and the ids its filter allows (None: all)."""
         with self.hot.cursor() as cur:
             state = self.hot.space_state(cur, collection, space)
-        ref = state.ref
-        runtime = self.runtimes.get(ref, state.head)
-        return ref, runtime, self.allowed_ids(ref, state.head, where)
+        allowed = self.allowed_ids(state.ref, state.head, where)  # a bad filter is a 422 before any 409
+        return state.ref, self.runtimes.get(state.ref, state.head), allowed
 
     def allowed_ids(self, ref: SpaceRef, head: int, where: dict[str, Any] | None) -> np.ndarray | None:
         """The ids a filter allows (None: no filter): from the in-memory metadata columns, kept in step with
