@@ -43,6 +43,8 @@ class SearchJob:
     snippet: int
     params: SearchParams | None = None
     started: float = field(default_factory=time.perf_counter)
+    memory_only: bool = False
+    """Answer only from memory (see ``QueryPath.resolve``); the error is then ``NeedsWorker`` if that cannot be."""
     space_name: str = ""
     pairs: list[tuple[int, float]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
@@ -50,6 +52,11 @@ class SearchJob:
     _runtime: Any = None
     _allowed: np.ndarray | None = None
     _vector: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget an attempt (a ``memory_only`` one that needed a worker), to run the search again."""
+        self.memory_only, self.error, self.space_name, self.pairs, self.hits = False, None, "", [], []
+        self._runtime = self._allowed = self._vector = None
 
 
 def search_batch(path: QueryPath, jobs: Sequence[SearchJob]) -> None:
@@ -79,7 +86,7 @@ def _prepare(path: QueryPath, job: SearchJob) -> bool:
     """Resolve the space, the filter and (dense spaces) the query vector; False once the job has failed."""
     try:
         check_k(job.k, path.max_k)
-        ref, runtime, allowed = path.resolve(job.collection, job.space, job.where)
+        ref, runtime, allowed = path.resolve(job.collection, job.space, job.where, memory_only=job.memory_only)
         job.space_name, job._runtime, job._allowed = ref.name, runtime, allowed
         if not runtime.keyword and not (allowed is not None and len(allowed) == 0):
             job._vector = path.query_vector(runtime, job.query)

@@ -171,6 +171,11 @@ class FilterColumnsCache:
             copy = self._copies.get(collection_id)
         return copy.change_id if copy is not None and copy.columns is not None else None
 
+    def current(self, collection_id: int, head_change_id: int) -> bool:
+        """Whether :meth:`ids` would answer this head from memory alone (a copy loaded and caught up to it)."""
+        change = self.change_id(collection_id)
+        return change is not None and change >= head_change_id
+
     def columns(self, collection_id: int) -> MetadataColumns | None:
         """The loaded copy (for tests and statistics: read it only under no concurrent :meth:`ids`)."""
         with self._lock:

@@ -29,6 +29,10 @@ from ..schemas import Hit
 from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
 
 
+class NeedsWorker(Exception):
+    """Raised by a ``memory_only`` resolution: this query needs SQL, a space load or a catch-up first."""
+
+
 def check_k(k: int, max_k: int | None, field: str = "k") -> None:
     """The one k check of the service: 1..VECDEX_MAX_K (no upper bound when ``max_k`` is None), else
     ``invalid_k`` naming ``field``."""
@@ -70,15 +74,28 @@ class QueryPath:
         self.filters = FilterColumnsCache(db)
 
     def resolve(
-        self, collection: str, space: str | None, where: dict[str, Any] | None = None
+        self, collection: str, space: str | None, where: dict[str, Any] | None = None, *, memory_only: bool = False
     ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
-        """The space (default when None), loaded and caught up, and the ids its filter allows (None: all)."""
+        """The space (default when None), loaded and caught up, and the ids its filter allows (None: all).
+
+        ``memory_only``: answer only from what this process holds (the space loaded and caught up, the
+        filter's columns loaded and current) and raise :class:`NeedsWorker` where a load, a catch-up or a
+        SQL filter would be needed: a caller on the event loop then hands the query to a worker thread.
+        """
         with self.hot.cursor() as cur:
             state = self.hot.space_state(cur, collection, space)
-        allowed = self.allowed_ids(state.ref, state.head, where)  # a bad filter is a 422 before any 409
+        if memory_only:
+            runtime = self.runtimes.loaded(state.ref, state.head)
+            if runtime is None or (where and not self.filters.current(state.ref.collection_id, state.head)):
+                raise NeedsWorker()
+        allowed = self.allowed_ids(state.ref, state.head, where, memory_only=memory_only)  # a 422 before any 409
+        if memory_only and where and allowed is None:
+            raise NeedsWorker()  # only SQL is exact for this filter
         return state.ref, self.runtimes.get(state.ref, state.head), allowed
 
-    def allowed_ids(self, ref: SpaceRef, head: int, where: dict[str, Any] | None) -> np.ndarray | None:
+    def allowed_ids(
+        self, ref: SpaceRef, head: int, where: dict[str, Any] | None, *, memory_only: bool = False
+    ) -> np.ndarray | None:
         """The ids a filter allows (None: no filter): from the in-memory metadata columns, kept in step with
         the change log up to ``head``; from SQL while a collection's columns load, or where only SQL is
         exact (integers beyond 2**53). Checked against the schema first either way (a 422 naming the path)."""
@@ -86,7 +103,7 @@ class QueryPath:
             return None
         tree = parse_filter(where, ref.metadata_schema, ref.collection_name)
         allowed = self.filters.ids(self.db, ref, head, tree)
-        if allowed is None:
+        if allowed is None and not memory_only:
             with self.db.sessions() as session:
                 allowed = filtered_ids(session, ref, where)
         return allowed

@@ -253,6 +253,19 @@ class SpaceRuntimes:
             runtime.catch_up(self.db, reading=head_change_id is not None)
         return runtime
 
+    def loaded(self, space: SpaceRef, head_change_id: int) -> SpaceRuntime | None:
+        """The runtime if this process has it loaded, of ``space``'s generation, ready and caught up to
+        ``head_change_id``: what a query may use without loading or replaying anything. None otherwise."""
+        runtime = self._cache.get(space.id)
+        if (
+            runtime is None
+            or space.status != "ready"
+            or runtime.generation != space.generation
+            or runtime.applied_change_id < head_change_id
+        ):
+            return None
+        return runtime
+
     def _load_current(self, space: Space | SpaceRef) -> SpaceRuntime:
         """Load the generation ``space`` names; if a rebuild removed it in the meantime, the newer one."""
         try:

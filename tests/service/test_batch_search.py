@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from indexers.base import SearchParams
 from service.errors import VecdexError
 from service.query.batch_search import SearchJob, search_batch
+from service.query import batching
 from service.query.batching import SearchQueue
 from service.query.query_path import Query
 from tests.service.conftest import FAST_W2V
@@ -93,3 +94,49 @@ def test_the_queue_answers_concurrent_requests_with_their_own_results(searcher: 
     finally:
         queue.stop()
     assert got == expected * 3
+
+
+def test_the_inline_lane_answers_alone_from_memory_and_hands_over_what_needs_sql(
+    searcher: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing else in flight, a space whose last search was cheap is answered on the event loop;
+    a write by another process (the space must catch up first) or a filter whose columns are not
+    current yet goes to a worker, and gets the same answer an inline search gives afterwards."""
+    from service.facade import Vecdex
+    from service.schemas import DocumentIn
+
+    # Any space counts as cheap here: what is tested is that only memory answers inline, not the threshold
+    # (a loaded machine or PostgreSQL round trips can take a search past the 2 ms one).
+    monkeypatch.setattr(batching, "INLINE_MAX_MS", 60_000.0)
+    queue = SearchQueue(searcher.path, workers=1)
+    job = lambda **kw: SearchJob("t", Query(text="striker goal"), 5, kw.get("where", {}), "w", 40)  # noqa: E731
+
+    def ask(**kw: Any) -> tuple[Any, bool]:
+        before = queue.inline_answers
+        done = asyncio.run(queue.search(job(**kw)))
+        return _outcome(done), queue.inline_answers > before
+
+    def inline_soon(**kw: Any) -> Any:
+        for _ in range(5):  # the first searches after a load or catch-up cost more: a worker answers them
+            outcome, inline = ask(**kw)
+            if inline:
+                return outcome
+        raise AssertionError("the inline lane never answered")
+
+    try:
+        first, inline = ask()
+        assert not inline  # nothing known of this space yet: a worker loads it
+        assert inline_soon() == first
+        other = Vecdex(settings)  # another process writes: this one must catch up, a worker's job
+        try:
+            other.documents.write(collection="t", documents=[DocumentIn(external_id="late", text="striker goal goal")])
+        finally:
+            other.close()
+        late, inline = ask()
+        assert not inline and "late" in [h[0] for h in late[1]]
+        assert inline_soon() == late
+        filtered, inline = ask(where={"topic": "sport"})  # the columns load (in a worker) on first use
+        assert not inline and filtered[1] and all(h[3]["topic"] == "sport" for h in filtered[1])
+        assert inline_soon(where={"topic": "sport"}) == filtered
+    finally:
+        queue.stop()
