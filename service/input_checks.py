@@ -25,6 +25,8 @@ def sql_text(value: str) -> str:
     """``value`` if SQL can store it as text: no NUL character, no lone surrogate."""
     if "\x00" in value:
         raise ValueError("contains a NUL character (\\u0000), which SQL text cannot hold")
+    if value.isascii():  # the common case, checked in C without encoding (ASCII holds no surrogate)
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -50,20 +52,47 @@ def _check(value: Any, path: str, depth: int) -> None:
             raise ValueError(f"{path or 'value'} {exc}") from None
         return
     if isinstance(value, (dict, list)):
-        if depth > MAX_METADATA_DEPTH:
-            raise ValueError(f"{path} is nested deeper than {MAX_METADATA_DEPTH} levels")
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            if isinstance(key, str):
-                try:
-                    sql_text(key)
-                except ValueError as exc:
-                    raise ValueError(f"key {key!r} {exc}") from None
-            sub = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
-            _check(item, sub.lstrip("."), depth + 1)
+        _check_items(value, path, depth)
+
+
+_PLAIN = (int, bool, type(None))
+"""Types that are always stored as sent (exact types: pydantic gives plain JSON values)."""
+
+
+def _check_items(value: dict[str, Any] | list[Any], path: str, depth: int) -> None:
+    """:func:`_check` of a container's members, with the plain members checked inline.
+
+    Metadata is checked for every document of every batch, so this is the ingest hot path:
+    a flat object of strings and numbers costs one loop, no call per member, and a member's
+    path string is built only for a nested container or an error. Same checks, same order
+    and same messages as :func:`_check`.
+    """
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"{path} is nested deeper than {MAX_METADATA_DEPTH} levels")
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and ("\x00" in key or not key.isascii()):
+            try:
+                sql_text(key)
+            except ValueError as exc:
+                raise ValueError(f"key {key!r} {exc}") from None
+        kind = type(item)
+        if kind in _PLAIN:
+            continue
+        if kind is str:
+            if "\x00" not in item and item.isascii():
+                continue
+        elif kind is float:
+            if math.isfinite(item):
+                continue
+        sub = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
+        _check(item, sub.lstrip("."), depth + 1)
 
 
 def json_value(value: dict[str, Any]) -> dict[str, Any]:
     """Metadata (or a filter) that every dialect stores and reads back as it was sent."""
-    _check(value, "", 1)
+    if type(value) is dict:
+        _check_items(value, "", 1)
+    else:
+        _check(value, "", 1)
     return value

@@ -9,7 +9,6 @@ seen every change before it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from ..errors import (
 )
 from .filter_sql import compile_filter
 from .filter_tree import parse_filter
+from .document_writes import content_hash, delete_rows, plan_upsert, write_upsert
 from .given_vectors import check_given_vectors
 from .models import Change, Collection, Document, Space
 from ..schemas import EMPTY_TEXT, DocumentIn
@@ -69,11 +69,6 @@ def count_documents(session: Session, collection_id: int) -> int:
 # ----------------------------------------------------------------------------- documents
 
 
-def content_hash(text: str) -> str:
-    """Identity of a text for vector reuse: unchanged text is never embedded twice."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def json_type(value: Any) -> str | None:
     """The schema type of a metadata value; None for null (which fixes no type)."""
     if value is None:
@@ -89,6 +84,10 @@ def json_type(value: Any) -> str | None:
     return "object"
 
 
+_KINDS: dict[type, str] = {str: "string", bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}
+""":func:`json_type` of the exact types pydantic gives metadata values (others go through it)."""
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     created: int
@@ -100,15 +99,18 @@ class UpsertResult:
 def _merge_schema(schema: dict[str, str], docs: Sequence[DocumentIn], field_prefix: str) -> dict[str, str]:
     """Extend the collection's metadata schema, rejecting a field whose type contradicts it."""
     merged = dict(schema)
+    kinds = _KINDS
     for i, doc in enumerate(docs):
         for key, value in doc.metadata.items():
-            kind = json_type(value)
+            kind = kinds.get(type(value)) or json_type(value)  # exact JSON types by one lookup (every document)
             if kind is None:
                 continue
             known = merged.get(key)
+            if known == kind:
+                continue
             if known is None:
                 merged[key] = kind
-            elif known != kind:
+            else:
                 raise MetadataTypeMismatch(
                     f"metadata field {key!r} is a {kind} here but a {known} in this collection",
                     field=f"{field_prefix}[{i}].metadata.{key}",
@@ -154,47 +156,12 @@ def upsert_documents(
     if schema != collection.metadata_schema:
         collection.metadata_schema = schema
 
-    existing = {
-        d.external_id: d
-        for d in session.scalars(
-            select(Document).where(
-                Document.collection_id == collection.id, Document.external_id.in_([d.external_id for d in docs])
-            )
-        )
-    }
-    created = updated = unchanged = 0
-    touched: list[Document] = []
-    ids: list[Document] = []
-    known = [i for i, d in enumerate(docs) if d.external_id in existing]
-    new_vectors = given.changed(session, known, [existing[docs[i].external_id].id for i in known]) if given else set()
-    for position, doc in enumerate(docs):
-        text = doc.text if doc.text.strip() else ""  # a blank item text is no text (left out of text corpora)
-        digest = content_hash(text)
-        row = existing.get(doc.external_id)
-        if row is None:
-            row = Document(
-                collection_id=collection.id,
-                external_id=doc.external_id,
-                text=text,
-                meta=doc.metadata,
-                content_hash=digest,
-            )
-            session.add(row)
-            created += 1
-            touched.append(row)
-        elif row.content_hash != digest or row.meta != doc.metadata or position in new_vectors:
-            row.text, row.meta, row.content_hash = text, doc.metadata, digest
-            updated += 1
-            touched.append(row)
-        else:
-            unchanged += 1
-        ids.append(row)
-    session.flush()
+    plan = plan_upsert(session, collection.id, docs)
+    new_vectors = given.changed(session, plan.known_positions, plan.known_ids) if given else set()
+    written = write_upsert(session, collection.id, docs, plan, new_vectors)
     if given:
-        given.write(session, [row.id for row in ids], [row.content_hash for row in ids])
-    session.add_all(Change(collection_id=collection.id, document_id=row.id, op="upsert") for row in touched)
-    session.flush()
-    return UpsertResult(created, updated, unchanged, [row.id for row in ids])
+        given.write(session, written.ids, plan.hashes)
+    return UpsertResult(written.created, written.updated, written.unchanged, written.ids)
 
 
 def get_document(session: Session, collection: Collection, external_id: str) -> Document:
@@ -218,12 +185,17 @@ def list_documents(session: Session, collection: Collection, after_id: int | Non
 
 
 def delete_document(session: Session, collection_name: str, external_id: str) -> int:
+    """Delete one document and log it (its vectors and interactions go by ON DELETE CASCADE)."""
     collection = get_collection(session, collection_name, lock=True)
-    doc = get_document(session, collection, external_id)
-    doc_id = doc.id
-    session.delete(doc)
-    session.add(Change(collection_id=collection.id, document_id=doc_id, op="delete"))
-    session.flush()
+    doc_id = session.scalar(
+        select(Document.id).where(Document.collection_id == collection.id, Document.external_id == external_id)
+    )
+    if doc_id is None:
+        raise DocumentNotFound(
+            f"document {external_id!r} not found in collection {collection.name!r}",
+            field="external_id",
+        )
+    delete_rows(session, collection.id, [doc_id])
     return doc_id
 
 

@@ -26,7 +26,10 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from .bulk_writes import delete_in, in_values, insert_rows
 from .models import StoredVector
+
+VECTORS = StoredVector.__table__
 
 GIVEN_GENERATION = -1
 """The generation under which user-supplied vectors are stored (no model generation is negative)."""
@@ -35,29 +38,21 @@ GIVEN_GENERATION = -1
 def save_vectors(
     session: Session, space_id: int, generation: int, ids: Sequence[int], hashes: Sequence[str], vectors: np.ndarray
 ) -> None:
-    """Replace the stored vectors of these documents (delete + insert works the same on every dialect)."""
+    """Replace the stored vectors of these documents: one DELETE and one INSERT whatever their number
+    (delete + insert works the same on every dialect; :mod:`.bulk_writes` says why not the ORM)."""
     if len(ids) == 0:
         return
     id_list = [int(i) for i in ids]
-    session.execute(
-        delete(StoredVector).where(
-            StoredVector.space_id == space_id,
-            StoredVector.generation == generation,
-            StoredVector.document_id.in_(id_list),
-        )
-    )
+    where = {"space_id": space_id, "generation": generation}
+    delete_in(session, VECTORS, where, "document_id", id_list)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    session.add_all(
-        StoredVector(
-            space_id=space_id,
-            generation=generation,
-            document_id=doc_id,
-            content_hash=digest,
-            vector=vectors[i].tobytes(),
-        )
-        for i, (doc_id, digest) in enumerate(zip(id_list, hashes))
+    insert_rows(
+        session,
+        VECTORS,
+        ("document_id", "content_hash", "vector"),
+        [(doc_id, digest, vectors[i].tobytes()) for i, (doc_id, digest) in enumerate(zip(id_list, hashes))],
+        constants=where,
     )
-    session.flush()
 
 
 def reusable_vectors(
@@ -79,7 +74,7 @@ def reusable_vectors(
     if not ids:
         return mask, out
     stmt = select(StoredVector.content_hash, StoredVector.vector).where(
-        StoredVector.space_id == space_id, StoredVector.content_hash.in_(list(set(hashes)))
+        StoredVector.space_id == space_id, in_values(session, StoredVector.content_hash, list(set(hashes)))
     )
     if generation is not None:
         stmt = stmt.where(StoredVector.generation == generation)
@@ -103,7 +98,7 @@ def given_vectors(session: Session, space_id: int, ids: Sequence[int], dim: int)
         select(StoredVector.document_id, StoredVector.vector).where(
             StoredVector.space_id == space_id,
             StoredVector.generation == GIVEN_GENERATION,
-            StoredVector.document_id.in_(list(position)),
+            in_values(session, StoredVector.document_id, list(position)),
         )
     )
     for doc_id, blob in rows:
