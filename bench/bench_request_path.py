@@ -117,15 +117,17 @@ def request_path(workdir: Path, rounds: int, seconds: float) -> dict[str, Any]:
     vx = Vecdex(settings)
     texts = lee_background() + lee_test()
     topics = ["sport", "politics", "science", "arts", "world"]
-    vx.collections.create(body=CollectionCreate(name="news"))
-    docs = [
-        DocumentIn(external_id=f"d{i}", text=t, metadata={"year": 2000 + i % 25, "topic": topics[i % 5]})
-        for i, t in enumerate(texts)
-    ]
-    vx.documents.write(collection="news", documents=docs)
-    created = vx.spaces.create(collection="news", body=SpaceCreate.model_validate({"name": "w2v", "embedder": W2V}))
-    job = vx.jobs.run_here(job_id=created.job.id, label="bench")
-    assert job is not None and job.status == "succeeded", job
+    if not (data / "bench-built.json").exists():
+        vx.collections.create(body=CollectionCreate(name="news"))
+        docs = [
+            DocumentIn(external_id=f"d{i}", text=t, metadata={"year": 2000 + i % 25, "topic": topics[i % 5]})
+            for i, t in enumerate(texts)
+        ]
+        vx.documents.write(collection="news", documents=docs)
+        space = SpaceCreate.model_validate({"name": "w2v", "embedder": W2V})
+        job = vx.jobs.run_here(job_id=vx.spaces.create(collection="news", body=space).job.id, label="bench")
+        assert job is not None and job.status == "succeeded", job
+        (data / "bench-built.json").write_text("{}")
     rng = random.Random(3)
     queries = [" ".join(rng.choice(texts).split()[:8]) for _ in range(200)]
     # The work itself, in-process: embed the query + FAISS search on the loaded space.
@@ -224,6 +226,9 @@ def build_vectors_collection(workdir: Path, n: int) -> tuple[Path, np.ndarray, d
     from service.store.migrate import upgrade
 
     data = workdir / f"vec{n}"
+    done_marker = data / "bench-built.json"
+    if done_marker.exists():  # built by an earlier run with --workdir: reuse it
+        return data, vectors(n), json.loads(done_marker.read_text())
     settings = Settings(data_dir=data, embedded_worker=False)
     upgrade(settings.resolved_database_url)
     vx = Vecdex(settings)
@@ -254,6 +259,7 @@ def build_vectors_collection(workdir: Path, n: int) -> tuple[Path, np.ndarray, d
     assert done is not None and done.status == "succeeded", done
     timings["build_s"] = time.perf_counter() - t0
     vx.close()
+    done_marker.write_text(json.dumps(timings))
     return data, vecs, timings
 
 
@@ -433,6 +439,8 @@ def main() -> None:
     parser.add_argument("--skip-request-path", action="store_true")
     parser.add_argument("--quick", action="store_true", help="10k documents, fewer queries and rounds")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "request_path.json")
+    parser.add_argument("--workdir", type=Path, help="keep the built collections here and reuse them (default: a temp dir)")
+    parser.add_argument("--build-only", action="store_true", help="build the --sizes collections in --workdir and stop")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.queries, args.rounds, args.seconds = [10_000], 40, 1, 2.0
@@ -440,8 +448,14 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if args.build_only:
+        assert args.workdir, "--build-only needs --workdir"
+        for n in args.sizes:
+            print(build_vectors_collection(args.workdir, n)[2])
+        return
     with tempfile.TemporaryDirectory(prefix="vecdex-bench-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         if not args.skip_request_path:
             print("request path ...", flush=True)
             result["request_path"] = request_path(workdir, args.rounds, args.seconds)
