@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .schema_types import _NonBlank
+
 MAX_METADATA_DEPTH = 64
 """Hard ceiling on the nesting of objects/arrays in metadata or a filter (a top-level scalar is depth 1).
 
@@ -96,3 +98,21 @@ def json_value(value: dict[str, Any]) -> dict[str, Any]:
     else:
         _check(value, "", 1)
     return value
+
+
+def addressable(value: str) -> str:
+    """An external id is a URL path segment (``/collections/{c}/documents/{id}``): a '/' would make it unreachable."""
+    if "/" in value:
+        raise ValueError("external_id must not contain '/' (it could not be fetched or deleted by URL)")
+    return value
+
+
+class ExternalIdChecks(_NonBlank):
+    """An external id's checks in one validator call (it runs for every document of every batch): not blank
+    (the JSON schema's ``pattern`` says so), :func:`sql_text`, then :func:`addressable`; the same checks,
+    order and messages as the three separate validators they replace."""
+
+    def _check(self, value: str) -> str:
+        if not value.strip():
+            raise ValueError(self.message)
+        return addressable(sql_text(value))

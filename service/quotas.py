@@ -163,8 +163,40 @@ def check_metadata(settings: Settings, documents: Sequence[DocumentIn], *, field
     than ``max_metadata_depth``, more than ``max_metadata_keys`` keys at all levels together, or a string
     (value or key) over ``max_metadata_value_bytes`` UTF-8 bytes."""
     for i, doc in enumerate(documents):
+        if _flat_within(settings, doc.metadata):
+            continue
         top = f"{document_field(i, field_prefix)}.metadata"
         _walk(settings, doc.metadata, top, 1, [0], top)
+
+
+_SCALARS = (int, float, bool, type(None))
+"""Exact types of metadata values with nothing to measure (pydantic gives plain JSON values)."""
+
+
+def _flat_within(settings: Settings, metadata: Any) -> bool:
+    """True if ``metadata`` is an object of plain values (no object or array inside) within every limit.
+
+    The ingest hot path: most metadata is a flat object of short strings and numbers, checked here in
+    one loop with no path strings and no recursion. Anything else, or anything over a limit, answers
+    False and gets the full :func:`_walk`, which raises the one error it always did (this only ever
+    says "nothing to refuse", so the messages cannot differ). A string of at most a quarter of the
+    byte limit in characters is within it whatever it holds (UTF-8 takes at most 4 bytes a character),
+    so only longer ones are encoded to be measured.
+    """
+    if type(metadata) is not dict or len(metadata) > settings.max_metadata_keys:
+        return False
+    limit = settings.max_metadata_value_bytes
+    short = limit // 4
+    for key, value in metadata.items():
+        if len(key) > short and len(key.encode("utf-8")) > limit:
+            return False
+        kind = type(value)
+        if kind is str:
+            if len(value) > short and len(value.encode("utf-8")) > limit:
+                return False
+        elif kind not in _SCALARS:
+            return False
+    return True
 
 
 def check_schema_growth(

@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 from indexers.base import SearchParams
 
 from .filter_schemas import Filter  # noqa: F401 (re-exported: recommend_schemas imports it from here)
-from .input_checks import json_value, sql_text, sql_text_or_none
+from .input_checks import ExternalIdChecks, json_value, sql_text, sql_text_or_none
 from .schema_types import (  # K_BOUNDS, NOT_BLANK, k_field, non_blank are used through this module too
     EXACTLY_ONE_QUERY,
     K_BOUNDS,
@@ -53,17 +53,12 @@ to report a blank text with the field's own message.
 """
 
 
-def _addressable(value: str) -> str:
-    """An external id is a URL path segment (``/collections/{c}/documents/{id}``): a '/' would make it unreachable."""
-    if "/" in value:
-        raise ValueError("external_id must not contain '/' (it could not be fetched or deleted by URL)")
-    return value
-
-
 def _text_check(value: str, info: ValidationInfo) -> str:
+    """A blank text where the context requires one, then :func:`sql_text`: one validator call, not two
+    (it runs for every document of every batch), the same checks in the same order."""
     if not value.strip() and (info.context or {}).get(REQUIRE_TEXT):
         raise ValueError(EMPTY_TEXT)
-    return value
+    return sql_text(value)
 
 
 class DocumentIn(BaseModel):
@@ -71,13 +66,13 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: Annotated[str, non_blank("external_id is blank"), AfterValidator(sql_text), AfterValidator(_addressable)] = Field(
+    external_id: Annotated[str, ExternalIdChecks("external_id is blank")] = Field(
         min_length=1,
         max_length=MAX_EXTERNAL_ID,
         description="Your id; unique in the collection (no '/': it is a URL path segment).",
         json_schema_extra={"allOf": [{"pattern": "^[^/]*$"}]},
     )
-    text: Annotated[str, AfterValidator(_text_check), AfterValidator(sql_text)] = Field(
+    text: Annotated[str, AfterValidator(_text_check)] = Field(
         "",
         max_length=MAX_TEXT_CHARS,
         description="The text to embed; must contain a non-space character, except in an items collection "

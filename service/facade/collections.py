@@ -93,12 +93,13 @@ class Documents:
         settings = self._core.settings
         with self._core.db.session() as session:
             # Locked, so two batches cannot both find room for their new fields and together overfill the schema.
-            schema = get_collection(session, collection, lock=True).metadata_schema or {}
+            row = get_collection(session, collection, lock=True)
+            collection_id = row.id
             check_metadata(settings, documents, field_prefix=field_prefix)
-            check_schema_growth(settings, schema, documents, field_prefix=field_prefix)
+            check_schema_growth(settings, row.metadata_schema or {}, documents, field_prefix=field_prefix)
             extra = {"field_prefix": field_prefix} if field_prefix else {}
-            counts = upsert_documents(session, collection, documents, **extra)
-            collection_id = get_collection(session, collection).id
+            # The row read (and locked) once: upsert_documents would read it again, and so did the id lookup.
+            counts = upsert_documents(session, collection, documents, collection=row, **extra)
         self._core.runtimes.sync_collection(collection_id)
         return counts
 

@@ -11,6 +11,19 @@ own directory; the build bumps the number in SQL when it is done. A process
 notices on its next request (``get`` compares generations) and loads the new
 generation, so the old one keeps serving until then and nobody serves a
 half-built one.
+
+Snapshot cadence (:func:`snapshot_due`): a snapshot is a full save of the index,
+so its cost grows with the index while a catch-up's work does not. A runtime
+saves once at least ``snapshot_every`` changes are unsaved *and* either those
+changes reach ``snapshot_fraction`` of the index's size or ``snapshot_seconds``
+have passed since its last save (and always at shutdown). Saves then cost a
+bounded share of ingest at any size (a save of n entries per n * fraction
+changes, at most one per ``snapshot_seconds`` beyond that) instead of a full
+1M-entry write per 1,000 changes. Crash safety is unchanged: the snapshot
+records its change id and SQL replays whatever it lacks; the cadence only
+bounds how much a crash replays: under steady writes, the larger of
+``snapshot_every`` changes and the smaller of a fraction of the index and
+``snapshot_seconds`` worth of writes (plus the catch-up in progress).
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +58,19 @@ log = logging.getLogger(__name__)
 EMBEDDER_DIR = "embedder"
 INDEX_DIR = "index"
 REPLAY_PAGE = 1000
+SNAPSHOT_FRACTION = 0.25
+"""Unsaved changes, as a share of the index's entries, that make a snapshot due (with ``snapshot_every``)."""
+SNAPSHOT_SECONDS = 60.0
+"""Seconds since the last save after which ``snapshot_every`` unsaved changes make a snapshot due anyway."""
+
+
+def snapshot_due(
+    unsaved: int, index_size: int, since_save_s: float, *, every: int, fraction: float, seconds: float
+) -> bool:
+    """Whether a runtime should save its snapshot now (the rule in the module docstring)."""
+    if unsaved < every:
+        return False
+    return unsaved >= fraction * index_size or since_save_s >= seconds
 
 
 def space_dir(spaces_root: Path, space_id: int, generation: int = 0) -> Path:
@@ -97,6 +124,8 @@ class SpaceRuntime:
         directory: Path,
         snapshot_every: int,
         generation: int = 0,
+        snapshot_fraction: float = SNAPSHOT_FRACTION,
+        snapshot_seconds: float = SNAPSHOT_SECONDS,
     ) -> None:
         self.space_id = space_id
         self.generation = generation
@@ -107,7 +136,11 @@ class SpaceRuntime:
         self.store_vectors = store_vectors
         self.directory = directory
         self.snapshot_every = snapshot_every
+        self.snapshot_fraction = snapshot_fraction
+        self.snapshot_seconds = snapshot_seconds
         self.unsaved_changes = 0
+        self.saved_at = time.monotonic()
+        """When the snapshot on disk was loaded or last written (the clock of ``snapshot_seconds``)."""
         self.skipped_ids: set[int] = set()
         self.lock = threading.RLock()
         self.writer_applying = False
@@ -138,7 +171,10 @@ class SpaceRuntime:
                     applied += len(changes)
             if applied:
                 self.unsaved_changes += applied
-                if self.unsaved_changes >= self.snapshot_every:
+                if snapshot_due(
+                    self.unsaved_changes, len(self.index), time.monotonic() - self.saved_at,
+                    every=self.snapshot_every, fraction=self.snapshot_fraction, seconds=self.snapshot_seconds,
+                ):
                     self.save()
         return applied
 
@@ -195,6 +231,7 @@ class SpaceRuntime:
                 return
             save_index(self.index, self.directory / INDEX_DIR, self.applied_change_id)
             self.unsaved_changes = 0
+            self.saved_at = time.monotonic()
 
 
 def _refilled_keyword_index(db: Database, collection_id: int, directory: Path) -> KeywordIndex:
@@ -221,9 +258,18 @@ class SpaceRuntimes:
     """
 
     def __init__(
-        self, db: Database, spaces_root: Path, snapshot_every: int, engine_options: EngineOptions | None = None
+        self,
+        db: Database,
+        spaces_root: Path,
+        snapshot_every: int,
+        engine_options: EngineOptions | None = None,
+        *,
+        snapshot_fraction: float = SNAPSHOT_FRACTION,
+        snapshot_seconds: float = SNAPSHOT_SECONDS,
     ) -> None:
         self.db = db
+        self.snapshot_fraction = snapshot_fraction
+        self.snapshot_seconds = snapshot_seconds
         self.engine_options = engine_options or EngineOptions()
         self.spaces_root = spaces_root
         self.snapshot_every = snapshot_every
@@ -310,6 +356,8 @@ class SpaceRuntimes:
             directory=directory,
             snapshot_every=self.snapshot_every,
             generation=generation,
+            snapshot_fraction=self.snapshot_fraction,
+            snapshot_seconds=self.snapshot_seconds,
         )
 
     def sync_collection(self, collection_id: int) -> None:

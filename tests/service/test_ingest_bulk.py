@@ -270,3 +270,94 @@ def test_unusual_external_ids_are_found_again(db: Database) -> None:
     with db.session() as s:
         assert delete_document(s, "odd", 'quote"d') == first.ids[2]
     assert _state(db, "odd")["order"] == [k for k in keys if k != 'quote"d']
+
+
+# --- the cheaper checks and reads of goal 5: same answers as the full paths ------------------------------
+
+
+def _refusal(check: Callable[[], None]) -> tuple[str, str | None] | None:
+    from service.errors import MetadataTooLarge
+
+    try:
+        check()
+    except MetadataTooLarge as exc:
+        return str(exc), exc.field
+    return None
+
+
+@pytest.mark.parametrize("metadata", [
+    {}, {"a": 1, "b": 2.5, "c": True, "d": None, "e": "short"},
+    {"s": "x" * 16}, {"s": "x" * 17}, {"s": "é" * 8}, {"s": "é" * 9}, {"s": "😀" * 4}, {"s": "😀" * 5},
+    {"k" * 16: 1}, {"k" * 17: 1}, {"é" * 9: 1}, {"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "c": 3, "d": 4},
+    {"n": {"x": 1}}, {"n": [1, 2]}, {"n": {"x": "y" * 40}}, {"a": 1, "n": [[[[1]]]]},
+])
+def test_flat_metadata_fast_path_refuses_exactly_as_the_walk(metadata: dict[str, Any]) -> None:
+    """check_metadata's flat fast path only ever skips the full walk when the walk finds nothing."""
+    from service import quotas
+
+    tight = Settings(max_metadata_value_bytes=16, max_metadata_keys=3, max_metadata_depth=3)
+    docs = [DocumentIn(external_id="ok", text="t"), DocumentIn(external_id="x", text="t", metadata=metadata)]
+    got = _refusal(lambda: quotas.check_metadata(tight, docs))
+
+    def walk_only() -> None:
+        for i, doc in enumerate(docs):
+            top = f"documents[{i}].metadata"
+            quotas._walk(tight, doc.metadata, top, 1, [0], top)
+
+    assert got == _refusal(walk_only)
+
+
+@pytest.mark.parametrize(("unsaved", "size", "since", "due"), [
+    (999, 0, 1e9, False),           # never under snapshot_every, however old the snapshot
+    (1000, 100, 0.0, True),         # a small index: every snapshot_every changes, as before
+    (1000, 1_000_000, 0.0, False),  # a large one: not a full save per 1,000 changes...
+    (250_000, 1_000_000, 0.0, True),  # ...but once a quarter of it is unsaved
+    (1000, 1_000_000, 60.0, True),  # or once a minute under steady writes
+])
+def test_snapshot_cadence_scales_with_the_index(unsaved: int, size: int, since: float, due: bool) -> None:
+    from service.runtime.spaces import snapshot_due
+
+    assert snapshot_due(unsaved, size, since, every=1000, fraction=0.25, seconds=60.0) is due
+
+
+def test_documents_by_ids_reads_the_current_state(db: Database) -> None:
+    from service.store.repository import DocumentState, documents_by_ids
+
+    _collection(db, "c")
+    result, _ = _run(db, upsert_documents, "c", [_doc("a"), _doc("b"), _doc("c")])
+    with db.session() as s:
+        delete_document(s, "c", "b")
+    with db.session() as s:
+        got = documents_by_ids(s, result.ids + [10**9])
+    a, b, c = result.ids
+    assert got == {a: DocumentState(a, "text of a", content_hash("text of a")),
+                   c: DocumentState(c, "text of c", content_hash("text of c"))}
+
+
+def test_a_facade_write_reads_its_collection_once(settings: Settings) -> None:
+    """The facade locks the collection row once and hands it on (it used to be read three times)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from service.facade import Vecdex
+    from service.schemas import CollectionCreate, DocumentsUpsert
+
+    vx = Vecdex(settings)
+    try:
+        vx.collections.create(body=CollectionCreate(name="once"))
+        statements: list[str] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", seen)
+        try:
+            body = DocumentsUpsert.model_validate({"documents": [_doc("a", n=1), _doc("b", group="g")]})
+            counts = vx.documents.upsert(collection="once", body=body)
+        finally:
+            event.remove(Engine, "before_cursor_execute", seen)
+        assert (counts.created, counts.updated, counts.unchanged) == (2, 0, 0)
+        assert sum("FROM collections" in s for s in statements) == 1
+        assert vx.collections.get(name="once").metadata_schema == {"n": "number", "group": "string"}
+    finally:
+        vx.close()
