@@ -141,10 +141,11 @@ class BertEmbedder:
         flat = [w for p in pieces for w in p]
         model = self.model()
         encode = model.encode_query if query else model.encode_document
-        vectors = np.asarray(
-            encode(flat, batch_size=self.spec.batch_size, convert_to_numpy=True, show_progress_bar=False),
-            dtype=np.float32,
-        )
+        with backends.running_with(self.spec, backends.inference_threads(self.spec, len(flat))):
+            vectors = np.asarray(
+                encode(flat, batch_size=self.spec.batch_size, convert_to_numpy=True, show_progress_bar=False),
+                dtype=np.float32,
+            )
         if len(flat) != len(keep):  # some text had several windows: average them
             counts = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
             starts = np.concatenate(([0], np.cumsum(counts)[:-1]))

@@ -66,7 +66,14 @@ class BertSpec(EmbedderSpec):
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts (windows) per forward pass, sorted by length.")
     threads: int | None = Field(
-        None, ge=1, le=256, description="CPU threads for torch / ONNX Runtime (default: every core of the machine)."
+        None,
+        ge=1,
+        le=256,
+        description=(
+            "CPU threads for this space's inference, torch or ONNX Runtime; other spaces keep their own. Default: "
+            "torch runs one text (a query) on 1 thread and a batch (a build) on every core; ONNX Runtime sessions "
+            "use every core."
+        ),
     )
 
     @field_validator("model")
