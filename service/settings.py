@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, ge=1, description="Most documents in one upsert request.")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes).")
     snapshot_every: int = Field(
-        1000, ge=1, description="Save a space's index snapshot after this many changes applied since the last save."
+        1000,
+        ge=1,
+        description="Fewest changes applied since a space's last snapshot before it saves another: it saves once they "
+        "are also a quarter of its index or a minute has passed (service.runtime.spaces, snapshot_due).",
     )
     worker_poll_seconds: float = Field(1.0, gt=0, description="How often an idle worker looks for queued jobs.")
     job_heartbeat_timeout: float = Field(
