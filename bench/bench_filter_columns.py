@@ -44,9 +44,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from machine import cpu_model  # noqa: E402
 from service.query.filter_cache import FilterColumnsCache  # noqa: E402
 from service.store.db import Database  # noqa: E402
 from service.store.filter_tree import parse_filter  # noqa: E402
@@ -209,16 +211,6 @@ def markdown(results: dict[str, Any]) -> str:
             f"{size['documents']:,} docs: cache load {size['load_s']:.2f} s, numpy arrays {size['columns_nbytes'] / 2**20:.1f} MiB."
         )
     return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
