@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest_fast_space import bench_word2vec  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 BATCH = 1000
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/vecdex_bench_ingest"
@@ -372,16 +373,6 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {med(w['vecdex_outside_catch_up_s']):.2f} |",
         ]
     return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown cpu"
 
 
 def main() -> None:
