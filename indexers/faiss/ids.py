@@ -77,9 +77,10 @@ class IdTable:
         """
         dense = self._dense_lookup() if len(ids) >= DENSE_LOOKUP_MIN else None
         if dense is not None:
-            ids = ids[(ids >= 0) & (ids < len(dense))]
+            if int(ids.min()) < 0 or int(ids.max()) >= len(dense):  # ids outside the table: drop them first
+                ids = ids[(ids >= 0) & (ids < len(dense))]
             found = dense[ids]
-            return found[found >= 0]
+            return found[found >= 0] if (found < 0).any() else found
         idx, found = self._find(ids)
         return self._pos[idx[found]]
 
