@@ -53,6 +53,9 @@ class BertEmbedder:
         self._export_tmp: tempfile.TemporaryDirectory[str] | None = None
         self._dim: int | None = None
         self._load_lock = threading.Lock()
+        # HuggingFace fast tokenizers are not thread-safe ("Already borrowed" when two threads use one):
+        # a space's calls take turns from windowing to the end of encode; other spaces are not held up.
+        self._call_lock = threading.Lock()
 
     # --- model -------------------------------------------------------------------
 
@@ -137,15 +140,16 @@ class BertEmbedder:
         keep = [i for i, t in enumerate(texts) if t and t.strip()]
         if not keep:
             return out
-        pieces = self.windows([texts[i] for i in keep], query=query)
-        flat = [w for p in pieces for w in p]
         model = self.model()
         encode = model.encode_query if query else model.encode_document
-        with backends.running_with(self.spec, backends.inference_threads(self.spec, len(flat))):
-            vectors = np.asarray(
-                encode(flat, batch_size=self.spec.batch_size, convert_to_numpy=True, show_progress_bar=False),
-                dtype=np.float32,
-            )
+        with self._call_lock:
+            pieces = self.windows([texts[i] for i in keep], query=query)
+            flat = [w for p in pieces for w in p]
+            with backends.running_with(self.spec, backends.inference_threads(self.spec, len(flat))):
+                vectors = np.asarray(
+                    encode(flat, batch_size=self.spec.batch_size, convert_to_numpy=True, show_progress_bar=False),
+                    dtype=np.float32,
+                )
         if len(flat) != len(keep):  # some text had several windows: average them
             counts = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
             starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
