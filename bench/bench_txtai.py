@@ -56,6 +56,7 @@ and the cosine between their document vectors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -166,10 +167,8 @@ class Txtai:
         return json.loads(line)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, BrokenPipeError, json.JSONDecodeError):  # it may be gone already
             self(op="quit")
-        except (RuntimeError, BrokenPipeError, json.JSONDecodeError):
-            pass
         self.proc.wait(timeout=30)
 
 

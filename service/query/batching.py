@@ -26,6 +26,7 @@ concurrent load every search is queued and batched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -150,10 +151,8 @@ class SearchQueue:
         for job, future, loop in batch:
             by_loop[loop].append((job, future))
         for loop, answered in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # that loop has closed (its server stopped): nobody waits
                 loop.call_soon_threadsafe(_deliver, answered)
-            except RuntimeError:  # that loop has closed (its server stopped): nobody is waiting
-                pass
 
     def stop(self) -> None:
         """Let the workers finish what they hold and end (one stop marker each)."""

@@ -17,6 +17,7 @@ collection's metadata schema is remembered, keyed by its text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -28,8 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from .db import Database
-from ..errors import CollectionNotFound, SpaceNotFound, VecdexError
-from .repository import HitRow, SpaceRef
+from .repository import HitRow, SpaceRef, missing_space
 
 _SPACE_STATE = """
 SELECT c.id, {schema}, s.id, s.name, s.status, {error}, s.embedder_type, s.store_vectors,
@@ -46,18 +46,6 @@ NO_KEYS_TTL = 1.0
 
 _SCHEMA_CACHE = 256
 """Parsed metadata schemas remembered (one per collection in use; a schema changes only as fields appear)."""
-
-
-def missing_space(collection: str, space: str | None, *, collection_found: bool) -> VecdexError:
-    """The 404 for a collection or space that is not there (the words ``resolve_space`` uses too)."""
-    if not collection_found:
-        return CollectionNotFound(f"collection {collection!r} not found", field="collection")
-    if space is None:
-        return SpaceNotFound(
-            f"collection {collection!r} has no space yet: create one with POST /collections/{collection}/spaces",
-            field="space",
-        )
-    return SpaceNotFound(f"space {space!r} not found in collection {collection!r}", field="space")
 
 
 @dataclass(frozen=True)

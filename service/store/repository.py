@@ -234,19 +234,6 @@ class HitRow:
     metadata: dict[str, Any]
 
 
-def hit_rows(session: Session, ids: Sequence[int], snippet: int) -> dict[int, HitRow]:
-    """What a search hit shows, in one column select (no ORM entities: this is the hot path)."""
-    if not ids:
-        return {}
-    text = func.substr(Document.text, 1, snippet) if snippet else Document.text
-    rows = session.execute(
-        select(Document.id, Document.external_id, text.label("text"), Document.meta.label("meta")).where(
-            Document.id.in_(list(ids))
-        )
-    )
-    return {r.id: HitRow(r.external_id, r.text or "", r.meta or {}) for r in rows}
-
-
 # ----------------------------------------------------------------------------- change log
 
 
@@ -303,6 +290,18 @@ class SpaceRef:
     generation: int = 0
 
 
+def missing_space(collection: str, space: str | None, *, collection_found: bool) -> CollectionNotFound | SpaceNotFound:
+    """The 404 for a collection or space that is not there (one wording for the ORM and driver paths)."""
+    if not collection_found:
+        return CollectionNotFound(f"collection {collection!r} not found", field="collection")
+    if space is None:
+        return SpaceNotFound(
+            f"collection {collection!r} has no space yet: create one with POST /collections/{collection}/spaces",
+            field="space",
+        )
+    return SpaceNotFound(f"space {space!r} not found in collection {collection!r}", field="space")
+
+
 def resolve_space(session: Session, collection_name: str, space_name: str | None) -> SpaceRef:
     """Collection + space (the default one when no name is given) in one query; 404s name what is missing."""
     on = Space.collection_id == Collection.id
@@ -325,17 +324,8 @@ def resolve_space(session: Session, collection_name: str, space_name: str | None
         .outerjoin(Space, on)
         .where(Collection.name == collection_name)
     ).first()
-    if row is None:
-        raise CollectionNotFound(f"collection {collection_name!r} not found", field="collection")
-    if row.id is None:
-        if space_name is None:
-            raise SpaceNotFound(
-                f"collection {collection_name!r} has no space yet: create one with POST /collections/{collection_name}/spaces",
-                field="space",
-            )
-        raise SpaceNotFound(
-            f"space {space_name!r} not found in collection {collection_name!r}", field="space"
-        )
+    if row is None or row.id is None:
+        raise missing_space(collection_name, space_name, collection_found=row is not None)
     return SpaceRef(
         id=row.id,
         name=row.name,
@@ -353,19 +343,14 @@ def resolve_space(session: Session, collection_name: str, space_name: str | None
 
 def get_space(session: Session, collection: Collection, name: str | None) -> Space:
     """The named space, or the collection's default one when no name is given."""
+    space: Space | None = None
     if name is None:
-        if collection.default_space_id is None:
-            raise SpaceNotFound(
-                f"collection {collection.name!r} has no space yet: create one with POST /collections/{collection.name}/spaces",
-                field="space",
-            )
-        space = session.get(Space, collection.default_space_id)
+        if collection.default_space_id is not None:
+            space = session.get(Space, collection.default_space_id)
     else:
         space = session.scalar(select(Space).where(Space.collection_id == collection.id, Space.name == name))
     if space is None:
-        raise SpaceNotFound(
-            f"space {name!r} not found in collection {collection.name!r}", field="space"
-        )
+        raise missing_space(collection.name, name, collection_found=True)
     return space
 
 
