@@ -86,6 +86,14 @@ def float_bound(op: str, value: int | float) -> tuple[str, float]:
     return {"gt": "gt", "gte": "gt", "lt": "lte", "lte": "lte"}[op], f
 
 
+
+def _any_equal(column: np.ndarray, values: Sequence[Any]) -> np.ndarray:
+    """``column == v`` ORed over a few values (cheaper than a lookup table up to ``EQ_LOOP`` of them)."""
+    mask = np.zeros(len(column), dtype=bool)
+    for value in values:
+        mask |= column == value
+    return mask
+
 class Numbers:
     """float64 values, NaN where the field is missing or not a number; slots holding big integers."""
 
@@ -124,10 +132,7 @@ class Numbers:
         floats = sorted({f for f in map(exact_float, values) if f is not None})
         column = self.values[:n]
         if len(floats) <= EQ_LOOP:
-            mask = np.zeros(n, dtype=bool)
-            for f in floats:
-                mask |= column == f
-            return mask
+            return _any_equal(column, floats)
         table = np.asarray(floats)
         at = np.minimum(np.searchsorted(table, column), len(table) - 1)  # NaN sorts last: never equal
         return table[at] == column
@@ -189,10 +194,7 @@ class Strings:
         codes = [c for c in (self.index.get(v) for v in values) if c is not None]
         column = self.codes[:n]
         if len(codes) <= EQ_LOOP:
-            mask = np.zeros(n, dtype=bool)
-            for code in codes:
-                mask |= column == code
-            return mask
+            return _any_equal(column, codes)
         table = np.zeros(len(self.uniques) + 1, dtype=bool)
         table[codes] = True
         # -1 (missing) read as uint32 is huge and clips to the extra last cell, False; a clipped
