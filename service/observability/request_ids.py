@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
+import secrets
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,7 +42,7 @@ def request_id_from(scope: Scope) -> str:
             if _SANE.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # uuid4().hex's format, without building a UUID
 
 
 def route_template(scope: Scope) -> str:

@@ -132,8 +132,7 @@ def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:
         return
     snippet = 0 if any(j.snippet == 0 for j in jobs) else max(j.snippet for j in jobs)
     try:
-        with path.hot.cursor() as cur:
-            rows = path.hot.hit_rows(cur, wanted, snippet)
+        rows = path.hot.hit_rows(wanted, snippet)
     except Exception as exc:
         for job in jobs:
             job.error = exc

@@ -82,8 +82,7 @@ class QueryPath:
         filter's columns loaded and current) and raise :class:`NeedsWorker` where a load, a catch-up or a
         SQL filter would be needed: a caller on the event loop then hands the query to a worker thread.
         """
-        with self.hot.cursor() as cur:
-            state = self.hot.space_state(cur, collection, space)
+        state = self.hot.space_state(collection, space)
         if memory_only:
             runtime = self.runtimes.loaded(state.ref, state.head)
             if runtime is None or (where and not self.filters.current(state.ref.collection_id, state.head)):
@@ -161,8 +160,7 @@ class QueryPath:
 
     def hydrate(self, pairs: list[tuple[int, float]], snippet: int) -> list[Hit]:
         """Hits with their external id, snippet and metadata, in the order given."""
-        with self.hot.cursor() as cur:
-            rows = self.hot.hit_rows(cur, [i for i, _ in pairs], snippet)
+        rows = self.hot.hit_rows([i for i, _ in pairs], snippet)
         # A hit deleted between the search and this read is dropped rather than shown half-empty. Built
         # without validation: every field comes typed from SQL and the index (validating ten hits' metadata
         # cost more than the read).

@@ -218,8 +218,7 @@ class Recommender:
                 used_text = text_space
                 rankings.extend(text)
         pairs = self._fuse(rankings, k)
-        with self.path.hot.cursor() as cur:
-            rows = self.path.hot.hit_rows(cur, [i for i, _, _ in pairs], snippet)
+        rows = self.path.hot.hit_rows([i for i, _, _ in pairs], snippet)
         hits = [
             RecommendHit(
                 id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata, source=src

@@ -9,10 +9,14 @@ number of ids in a hydration), so each is written once per dialect and run on
 a pooled DBAPI connection; everything they return is turned into the same
 values the ORM path gives (``SpaceRef``, ``HitRow``).
 
-What is read is still read on every request: the change-log head and the
-space's status and generation come from SQL each time, so several processes
-over one database stay in step exactly as before; only the parsing of the
-collection's metadata schema is remembered, keyed by its text.
+On PostgreSQL what is read is read on every request: the change-log head and
+the space's status and generation come from SQL each time, so several
+processes over one database stay in step; only the parsing of the
+collection's metadata schema is remembered, keyed by its text. On SQLite both
+reads are also remembered while ``PRAGMA data_version`` says nothing was
+committed since (:mod:`.read_cache`): a query of an unchanged database then
+asks SQLite one pragma and nothing else, and the first commit by anyone, in
+this process or another, sends the next query back to SQL.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine
 
 from .db import Database
+from .read_cache import VersionedCache
 from .repository import HitRow, SpaceRef, missing_space
 
 _SPACE_STATE = """
@@ -46,6 +51,16 @@ NO_KEYS_TTL = 1.0
 
 _SCHEMA_CACHE = 256
 """Parsed metadata schemas remembered (one per collection in use; a schema changes only as fields appear)."""
+
+_STATE_CACHE = 1024
+"""(collection, space) states remembered on SQLite while the database is unchanged."""
+_ROW_CACHE = 20_000
+"""Hit rows remembered on SQLite while the database is unchanged (only snippets and texts up to
+:data:`_ROW_TEXT_MAX` characters: whole long texts are read each time)."""
+_ROW_TEXT_MAX = 2_000
+_EPOCH = 1 << 40
+"""Versions are ``connection epoch * _EPOCH + data_version``: a replaced watching connection counts
+afresh, and its numbers must never meet the old one's."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,10 @@ class HotReads:
         self._pg = pg
         self._probe: Any = None
         self._probe_lock = threading.Lock()
+        self._probe_epoch = 0
         self._no_keys_until = 0.0
+        self._states: VersionedCache[tuple[str, str | None], SpaceState] = VersionedCache(_STATE_CACHE)
+        self._rows: VersionedCache[int, tuple[HitRow, int]] = VersionedCache(_ROW_CACHE)
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
@@ -93,11 +111,42 @@ class HotReads:
         finally:
             conn.close()
 
-    def space_state(self, cur: Any, collection: str, space: str | None) -> SpaceState:
-        """Collection + space (the default one when ``space`` is None) + change-log head, in one statement.
+    def data_version(self) -> int | None:
+        """SQLite's data version as seen by the watching connection (None on PostgreSQL: nothing is cached).
+
+        It changes whenever another connection, of this process or another, has committed; it never
+        goes back (see :mod:`.read_cache`).
+        """
+        if self._pg:
+            return None
+        with self._probe_lock:
+            try:
+                conn = self._probe_connection()
+                row = conn.execute("PRAGMA data_version").fetchone()
+            except Exception:
+                self._close_probe()
+                raise
+            return self._probe_epoch * _EPOCH + int(row[0])
+
+    def space_state(self, collection: str, space: str | None) -> SpaceState:
+        """Collection + space (the default one when ``space`` is None) + change-log head, in one statement
+        (on SQLite, remembered while the database is unchanged).
 
         Raises the same ``collection_not_found`` / ``space_not_found`` as the ORM path.
         """
+        version = self.data_version()
+        key = (collection, space)
+        if version is not None:
+            state = self._states.get(version, key)
+            if state is not None:
+                return state
+        with self.cursor() as cur:
+            state = self._read_state(cur, collection, space)
+        if version is not None:
+            self._states.put(version, key, state)
+        return state
+
+    def _read_state(self, cur: Any, collection: str, space: str | None) -> SpaceState:
         if space is None:
             cur.execute(self._by_default, (collection,))
         else:
@@ -134,10 +183,35 @@ class HotReads:
                 self._schemas[text] = parsed
         return parsed
 
-    def hit_rows(self, cur: Any, ids: Sequence[int], snippet: int) -> dict[int, HitRow]:
-        """What each hit shows (external id, the first ``snippet`` characters or all of the text, metadata)."""
+    def hit_rows(self, ids: Sequence[int], snippet: int) -> dict[int, HitRow]:
+        """What each hit shows (external id, the first ``snippet`` characters or all of the text, metadata);
+        a deleted id is absent. On SQLite rows read under the current data version are reused (a row read
+        with a longer snippet, or whole, serves a shorter one)."""
         if not ids:
             return {}
+        version = self.data_version()
+        if version is None:
+            with self.cursor() as cur:
+                return self._read_rows(cur, ids, snippet)
+        rows: dict[int, HitRow] = {}
+        missing: list[int] = []
+        for doc_id in ids:
+            entry = self._rows.get(version, doc_id)
+            if entry is not None and (entry[1] == 0 or (snippet and entry[1] >= snippet)):
+                row = entry[0]
+                rows[doc_id] = row if not snippet or len(row.text) <= snippet else replace(row, text=row.text[:snippet])
+            else:
+                missing.append(doc_id)
+        if missing:
+            with self.cursor() as cur:
+                read = self._read_rows(cur, missing, snippet)
+            for doc_id, row in read.items():
+                if len(row.text) <= _ROW_TEXT_MAX:
+                    self._rows.put(version, doc_id, (row, snippet))
+            rows.update(read)
+        return rows
+
+    def _read_rows(self, cur: Any, ids: Sequence[int], snippet: int) -> dict[int, HitRow]:
         marks = ", ".join([self._p] * len(ids))
         if snippet:
             cur.execute(self._hits_snippet.replace("{marks}", marks), (snippet, *ids))
@@ -170,7 +244,7 @@ class HotReads:
                 finally:
                     cur.close()
             except Exception:
-                self.close()
+                self._close_probe()
                 raise
         if not found:
             self._no_keys_until = time.monotonic() + NO_KEYS_TTL
@@ -188,10 +262,15 @@ class HotReads:
             if self._pg:
                 conn.autocommit = True
             self._probe = conn
+            self._probe_epoch += 1
         return self._probe
 
     def close(self) -> None:
         """Close the probe's own connection (the pool's are the engine's to dispose)."""
+        with self._probe_lock:
+            self._close_probe()
+
+    def _close_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
             try:
