@@ -4,7 +4,8 @@ Why not one thread-pool hop per request: under concurrent load each hop hands
 a request to a thread and its answer back, and with the GIL those hand-overs
 (and the index's fixed cost per call) were most of what a cheap search cost.
 Here a request puts its job on a queue and awaits a future; a worker takes
-every job waiting (up to ``max_batch``), answers them together
+its share of the jobs waiting (what waits divided by the workers, up to
+``max_batch``), answers them together
 (:func:`~service.query.batch_search.search_batch`), and hands the answers back
 to each event loop in one call. Alone, a request costs what a hop did; under
 load the hand-overs are shared and alike queries become one index call.
@@ -136,7 +137,10 @@ class SearchQueue:
             if item is None:
                 return
             batch = [item]
-            while len(batch) < self._max_batch:
+            # A fair share of what waits, not all of it: the other workers' searches then run at the same
+            # time (FAISS releases the GIL), where one worker taking everything searched on one core.
+            share = min(self._max_batch, -(-(self._queue.qsize() + 1) // self._workers))
+            while len(batch) < share:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:

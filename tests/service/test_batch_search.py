@@ -72,6 +72,51 @@ def test_a_batch_answers_each_search_as_alone(searcher: Any) -> None:
     assert all(len(h[2]) <= 40 for h in alone[0][1]) and any(len(h[2]) > 40 for h in alone[5][1])
 
 
+def test_waiting_searches_are_shared_between_the_workers(searcher: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight searches waiting for two workers: neither takes them all, and the two batches overlap in time
+    (an index search releases the GIL, so both cores search), each answer still its own."""
+    import threading
+    import time
+
+    spans: list[tuple[float, float, int]] = []
+    lock = threading.Lock()
+    real = batching.search_batch
+
+    def recorded(path: Any, jobs: Any) -> None:
+        start = time.perf_counter()
+        time.sleep(0.05)  # a slow index call
+        real(path, jobs)
+        with lock:
+            spans.append((start, time.perf_counter(), len(jobs)))
+
+    monkeypatch.setattr(batching, "search_batch", recorded)
+    queue = SearchQueue(searcher.path, workers=2)
+    texts = ["striker goal match", "interest rates inflation", "stock market shares", "goal"] * 2
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        jobs = [SearchJob("t", Query(text=t), 5, {}, "w", 40) for t in texts]
+        futures = [loop.create_future() for _ in jobs]
+        for job, future in zip(jobs, futures):  # all waiting before any worker starts
+            queue._queue.put((job, future, loop))
+        queue._start()
+        return [_outcome(await f) for f in futures]
+
+    try:
+        got = asyncio.run(main())
+    finally:
+        queue.stop()
+    alone = []
+    for t in texts:
+        job = SearchJob("t", Query(text=t), 5, {}, "w", 40)
+        search_batch(searcher.path, [job])
+        alone.append(_outcome(job))
+    assert got == alone
+    assert sum(n for _, _, n in spans) == 8 and max(n for _, _, n in spans) <= 4
+    first, second = sorted(spans)[:2]
+    assert second[0] < first[1], f"the first two batches ran one after the other: {spans}"
+
+
 def test_the_queue_answers_concurrent_requests_with_their_own_results(searcher: Any) -> None:
     expected = []
     for job in _jobs():
