@@ -157,11 +157,17 @@ class ReadWriteLock:
 
 @dataclass(frozen=True)
 class Candidates:
-    """What one search may return: how many live vectors, and the FAISS selector admitting them."""
+    """What one search may return: how many live vectors, and the FAISS selector admitting them.
+
+    ``positions``: the allowed live positions when they are few and the raw vectors can be read
+    directly; the search then compares the query with just those (``selector`` is None then: no
+    bitmap over the whole index is built for them).
+    """
 
     count: int
     selector: faiss.IDSelector | None
     small: bool  # small enough to skip the approximate path
+    positions: np.ndarray | None = None
 
 
 def bitmap_selector(positions: np.ndarray, ntotal: int) -> faiss.IDSelectorBitmap:

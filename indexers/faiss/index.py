@@ -57,6 +57,7 @@ from ..validation import (
 from . import kinds
 from .ids import Candidates, IdTable, ReadWriteLock, bitmap_selector
 from .snapshot import Snapshot, read_snapshot, write_snapshot
+from .subset import flat_storage, search_among, sorted_unique
 from .threads import use_threads
 
 __all__ = ["FaissIndex"]
@@ -368,7 +369,7 @@ class FaissIndex:
         """
         k = check_k(k)
         q = check_queries(queries, self._dim, self._metric)
-        allowed = None if allowed_ids is None else _sorted_unique(check_ids(allowed_ids, field="allowed_ids", unique=False))
+        allowed = None if allowed_ids is None else sorted_unique(check_ids(allowed_ids, field="allowed_ids", unique=False))
         with self._lock.read():
             cand = self._candidates(allowed)
             k_eff = min(k, cand.count)
@@ -376,7 +377,9 @@ class FaissIndex:
                 return self._pad(np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64), k)
             use_threads(len(q))
             exact = params is not None and params.exact
-            if exact or cand.small or self._kind == "flat" or not self.trained:
+            if cand.positions is not None:
+                distances, labels = self._among(q, k_eff, cand.positions)
+            elif exact or cand.small or self._kind == "flat" or not self.trained:
                 distances, labels = self._exhaustive(q, k_eff, cand.selector)
             else:
                 distances, labels = self._approximate(q, k_eff, cand, params or _DEFAULT_PARAMS)
@@ -395,6 +398,8 @@ class FaissIndex:
         positions = self._table.positions(allowed)
         count = len(positions)
         small = count <= max(EXACT_MAX_CANDIDATES, EXACT_MAX_FRACTION * live)
+        if count and small and self._flat_storage() is not None:
+            return Candidates(count, None, small, positions=positions)
         selector = bitmap_selector(positions, self._table.ntotal) if count else None
         return Candidates(count, selector, small)
 
@@ -437,6 +442,12 @@ class FaissIndex:
             else self._index
         )
         return flat.search(q, k, params=faiss.SearchParameters(sel=selector))
+
+    def _flat_storage(self) -> faiss.IndexFlat | None:
+        return flat_storage(self._index)
+
+    def _among(self, q: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return search_among(self._index, q, k, positions)
 
     def _results(self, distances: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Positions -> document ids, FAISS distances -> documented scores, padded to k."""
@@ -484,11 +495,3 @@ class FaissIndex:
             )
             write_snapshot(Path(directory), snap)
         self._checkpoint = value
-
-
-def _sorted_unique(ids: np.ndarray) -> np.ndarray:
-    """``np.unique(ids)``, skipped when they already are (a filter's ids come sorted and unique; ``unique``
-    hashed 5,000 of them in 0.7 ms, more than the search)."""
-    if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
-        return ids
-    return np.unique(ids)
