@@ -341,6 +341,9 @@ class Arrays:
         return self.present_[:n].copy()
 
     def contains(self, n: int, value: Any) -> np.ndarray:
+        """The slots whose array holds ``value``. An element held by many slots is cached as a mask rather
+        than a slot list (once the list would take more bytes than the mask): at 1M documents an element
+        in half of them cost 1.7 ms a query to scatter back into a mask, a copy of the cached one 0.05."""
         mask = np.zeros(n, dtype=bool)
         key = element_key(value)
         code = self.keys.get(key) if key is not None else None
@@ -349,8 +352,17 @@ class Arrays:
         posting = self.postings.get(code)
         if posting is None:
             hits = np.flatnonzero(self.elem_code[: self.used] == code)
-            posting = self.postings[code] = np.unique(self.elem_slot[hits])
-        mask[posting] = True
+            posting = np.unique(self.elem_slot[hits])
+            if len(posting) * posting.itemsize > n:
+                as_mask = np.zeros(n, dtype=bool)
+                as_mask[posting] = True
+                posting = as_mask
+            self.postings[code] = posting
+        if posting.dtype == np.bool_:  # slots added since hold no such element (adding one drops the cache)
+            width = min(n, len(posting))
+            mask[:width] = posting[:width]
+        else:
+            mask[posting] = True
         return mask
 
 

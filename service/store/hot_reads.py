@@ -273,7 +273,5 @@ class HotReads:
     def _close_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: nothing left to release
                 probe.close()
-            except Exception:  # already broken: nothing left to release
-                pass
