@@ -10,8 +10,10 @@
 2. Filtered search (N documents with given 64-d vectors, HNSW): p50 unfiltered vs
    filtered at selectivities 0.1 % .. 90 %, in-process and over HTTP, and raw FAISS
    with an in-memory numpy mask (IDSelectorBitmap) over the same vectors.
-3. Concurrency on the biggest N: QPS with 8 HTTP clients vs raw FAISS searched by 8
-   Python threads (one query per call, as clients send them).
+3. Concurrency on the biggest N (bench/concurrency.py): QPS with 8 clients vs raw
+   FAISS searched by 8 Python threads (one query per call, as clients send them):
+   vecdex embedded (8 threads on the facade), vecdex over HTTP, and raw FAISS behind
+   a bare FastAPI route (bench/faiss_app.py), the HTTP floor of this machine.
 
 Writes bench/results/request_path.json and prints Markdown tables.
 """
@@ -23,12 +25,8 @@ import json
 import os
 import platform
 import random
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from concurrency import concurrency, markdown as concurrency_markdown  # noqa: E402
 from loadgen import latencies_ms, post_request, throughput  # noqa: E402
+from servers import Server, med  # noqa: E402
 
 DIM = 64
 W2V = {"type": "word2vec", "dim": 100, "epochs": 10, "min_count": 2, "seed": 1, "workers": 1}
@@ -55,49 +55,6 @@ FILTERS: dict[str, dict[str, Any]] = {
     "90% ne": {"draft": {"ne": True}},
     "or/not": {"or": [{"topic": {"in": ["t1", "t2"]}}, {"not": {"year": {"lt": 2021}}}]},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Server:
-    """A server process on a free port: `vecdex serve --no-worker` over a data dir, or the empty app."""
-
-    def __init__(self, data: Path | None) -> None:
-        self.port = free_port()
-        if data is None:
-            cmd = [sys.executable, str(ROOT / "bench" / "empty_app.py"), str(self.port)]
-        else:
-            cmd = [str(Path(sys.executable).parent / "vecdex"), "serve", "--no-worker", "--port", str(self.port)]
-        env = dict(os.environ, VECDEX_DATA_DIR=str(data or ""), VECDEX_LOG_LEVEL="warning")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port)).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-
-
-def med(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
 
 
 # ----------------------------------------------------------------------------- 1. request path
@@ -263,10 +220,14 @@ def build_vectors_collection(workdir: Path, n: int) -> tuple[Path, np.ndarray, d
     return data, vecs, timings
 
 
+def latest_snapshot(data: Path) -> Path:
+    """The file of the HNSW graph vecdex built (its newest index snapshot)."""
+    return sorted(data.glob("spaces/*/index/index.faiss"), key=lambda p: p.stat().st_mtime)[-1]
+
+
 def raw_index(data: Path) -> Any:
     """The very HNSW graph vecdex built (its snapshot file), loaded by FAISS alone: the same work, no service."""
-    files = sorted(data.glob("spaces/*/index/index.faiss"), key=lambda p: p.stat().st_mtime)
-    return faiss.read_index(str(files[-1]))
+    return faiss.read_index(str(latest_snapshot(data)))
 
 
 def raw_search(index: Any, q: np.ndarray, k: int, mask: np.ndarray | None) -> Any:
@@ -348,52 +309,6 @@ def wait_for_columns(port: int, request: bytes, inprocess_ms: float, timeout: fl
     print("  (the server's filter columns did not load in time: filtered HTTP figures include SQL)", flush=True)
 
 
-# ----------------------------------------------------------------------------- 3. concurrency
-
-
-def concurrency(data: Path, raw: Any, qv: np.ndarray, rounds: int, seconds: float) -> dict[str, Any]:
-    faiss.omp_set_num_threads(1)
-    params = faiss.SearchParametersHNSW(efSearch=EF_SEARCH)
-
-    def raw_qps() -> float:
-        stop = time.perf_counter() + seconds
-        counts = [0] * 8
-
-        def worker(slot: int) -> None:
-            i = slot
-            while time.perf_counter() < stop:
-                raw.search(qv[i % len(qv)][None, :], 10, params=params)
-                counts[slot] += 1
-                i += 8
-
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return sum(counts) / (time.perf_counter() - t0)
-
-    server = Server(data)
-    reqs = [post_request("/collections/big/search", {"vector": q.tolist(), "k": 10, "snippet_chars": 100}) for q in qv]
-    raw_runs, http_runs, p50 = [], [], []
-    try:
-        latencies_ms(server.port, reqs[:20])
-        for _ in range(rounds):
-            raw_runs.append(raw_qps())
-            t = throughput(server.port, reqs, clients=8, seconds=seconds)
-            http_runs.append(t.qps)
-            p50.append(t.p50_ms)
-    finally:
-        server.stop()
-    return {
-        "raw_faiss_qps_8_threads": med(raw_runs),
-        "vecdex_http_qps_8_clients": med(http_runs),
-        "vecdex_p50_ms_8_clients": med(p50),
-        "ratio": med(http_runs) / med(raw_runs),
-    }
-
-
 # ----------------------------------------------------------------------------- report
 
 
@@ -425,13 +340,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append("")
     c = r.get("concurrency")
     if c:
-        lines += [
-            f"| HNSW {c['documents']:,}, 8 clients | QPS |",
-            "|---|---|",
-            f"| raw FAISS, 8 threads | {c['raw_faiss_qps_8_threads']:.0f} |",
-            f"| vecdex over HTTP | {c['vecdex_http_qps_8_clients']:.0f} (p50 {c['vecdex_p50_ms_8_clients']:.1f} ms) |",
-            f"| ratio | {c['ratio']:.0%} |",
-        ]
+        lines += concurrency_markdown(c)
     return "\n".join(lines)
 
 
@@ -474,7 +383,11 @@ def main() -> None:
             result["filtered"].append(part)
             if n == max(args.sizes):
                 print("concurrency ...", flush=True)
-                result["concurrency"] = {"documents": n, **concurrency(data, raw, qv, args.rounds, args.seconds)}
+                index_file = latest_snapshot(data)
+                result["concurrency"] = {
+                    "documents": n,
+                    **concurrency(data, raw, index_file, qv, EF_SEARCH, args.rounds, args.seconds),
+                }
             del raw
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
