@@ -231,14 +231,18 @@ def raw_index(data: Path) -> Any:
 
 
 def raw_search(index: Any, q: np.ndarray, k: int, mask: np.ndarray | None) -> Any:
-    """What vecdex asks FAISS for, given the mask: efSearch widened by the inverse selectivity, or an exact
-    scan of the selection when it is small (indexers.faiss.index: 2,048 ids or 2 %)."""
+    """What vecdex asks FAISS for, given the mask (indexers.faiss.index): few allowed (2,048 ids or 2 %, or
+    up to 2**20 floats of them) are gathered from the raw vectors and compared by ``faiss.knn``; more
+    widen efSearch by the inverse selectivity under an IDSelectorBitmap."""
     if mask is None:
         return index.search(q[None, :], k, params=faiss.SearchParametersHNSW(efSearch=EF_SEARCH))
-    sel = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
     count = int(mask.sum())
-    if count <= max(2048, 0.02 * len(mask)):
-        return faiss.downcast_index(index.storage).search(q[None, :], k, params=faiss.SearchParameters(sel=sel))
+    if count <= max(2048, 0.02 * len(mask)) or count * DIM <= 1 << 20:
+        storage = faiss.downcast_index(index.storage)
+        stored = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
+        positions = np.flatnonzero(mask)
+        return faiss.knn(q[None, :], stored[positions], k, metric=storage.metric_type)
+    sel = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
     ef = min(4096, int(np.ceil(EF_SEARCH * len(mask) / count)))
     return index.search(q[None, :], k, params=faiss.SearchParametersHNSW(efSearch=ef, sel=sel))
 

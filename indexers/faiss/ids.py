@@ -38,6 +38,7 @@ class IdTable:
         self._ids = self.pos_ids[live][order]
         self._pos = live[order].astype(np.int64)
         self._dense: np.ndarray | None = None
+        self._first: int | None = None  # see _aligned_first; -1: known not aligned
 
     @property
     def ntotal(self) -> int:
@@ -93,12 +94,33 @@ class IdTable:
                 self._dense = dense
         return self._dense
 
+    def position_mask(self, start: int, mask: np.ndarray) -> np.ndarray | None:
+        """The allowed positions as a bool mask, from a mask over ids ``start..``; None unless this table is
+        *aligned* (no tombstone, position p holding id first + p), where the mask is a shifted copy."""
+        first = self._aligned_first()
+        if first is None:
+            return None
+        out = np.zeros(self.ntotal, dtype=bool)
+        lo, hi = max(first, start), min(first + self.ntotal, start + len(mask))
+        if hi > lo:
+            out[lo - first : hi - first] = mask[lo - start : hi - start]
+        return out
+
+    def _aligned_first(self) -> int | None:
+        """The id at position 0 when every position p holds id first + p (a build from SQL in id order of
+        a collection without gaps), else None; remembered until the next change."""
+        if self._first is None:
+            p = self.pos_ids
+            aligned = bool(len(p) and not self.dead and p[-1] - p[0] == len(p) - 1 and (np.diff(p) == 1).all())
+            self._first = int(p[0]) if aligned else -1
+        return None if self._first < 0 else self._first
+
     def remove(self, ids: np.ndarray) -> int:
         """Tombstone the given distinct ids; returns how many were live."""
         idx, found = self._find(ids)
         idx = idx[found]
         self.pos_ids[self._pos[idx]] = -1
-        self._dense = None
+        self._dense = self._first = None
         self._ids = np.delete(self._ids, idx)
         self._pos = np.delete(self._pos, idx)
         return len(idx)
@@ -106,7 +128,7 @@ class IdTable:
     def append(self, ids: np.ndarray) -> None:
         """Give distinct, currently absent ``ids`` the next positions."""
         positions = np.arange(self.ntotal, self.ntotal + len(ids), dtype=np.int64)
-        self._dense = None
+        self._dense = self._first = None
         self.pos_ids = np.concatenate([self.pos_ids, ids])
         order = np.argsort(ids, kind="stable")
         at = np.searchsorted(self._ids, ids[order])

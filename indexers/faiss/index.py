@@ -45,6 +45,7 @@ import numpy as np
 from embedders.base import NullProgress, Progress
 
 from ..base import ConcreteKind, IndexSpec, Metric, SearchParams
+from ..masked_ids import id_mask
 from ..validation import (
     check_checkpoint,
     check_ids,
@@ -57,7 +58,7 @@ from ..validation import (
 from . import kinds
 from .ids import Candidates, IdTable, ReadWriteLock, bitmap_selector
 from .snapshot import Snapshot, read_snapshot, write_snapshot
-from .subset import flat_storage, search_among, sorted_unique
+from .subset import flat_storage, pad, results, search_among, sorted_unique
 from .threads import use_threads
 
 __all__ = ["FaissIndex"]
@@ -74,6 +75,9 @@ COMPACT_TOMBSTONE_FRACTION = 0.25
 # thousand vectors is cheaper than a graph walk that would come back short.
 EXACT_MAX_CANDIDATES = 2_048
 EXACT_MAX_FRACTION = 0.02
+# Flat / HNSWFlat: allowed sets up to this many floats (count x dim: 16,384 of 64-d) are gathered and
+# compared exactly (100k docs, 10 % allowed: 2.8 ms as a widened HNSW walk, ~0.5 ms gathered).
+GATHER_MAX_FLOATS = 1 << 20
 
 # Ceiling on the widened HNSW beam of a filtered search (IndexSpec's own limit).
 MAX_EF_SEARCH = 4_096
@@ -369,16 +373,20 @@ class FaissIndex:
         """
         k = check_k(k)
         q = check_queries(queries, self._dim, self._metric)
-        allowed = None if allowed_ids is None else sorted_unique(check_ids(allowed_ids, field="allowed_ids", unique=False))
+        given_mask = id_mask(allowed_ids)  # ids cut from a mask: sorted, distinct, valid already
+        if given_mask is not None or allowed_ids is None:
+            allowed = allowed_ids
+        else:
+            allowed = sorted_unique(check_ids(allowed_ids, field="allowed_ids", unique=False))
         with self._lock.read():
-            cand = self._candidates(allowed)
+            cand = self._candidates(allowed, given_mask)
             k_eff = min(k, cand.count)
             if not k_eff or not len(q):
                 return self._pad(np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64), k)
             use_threads(len(q))
             exact = params is not None and params.exact
             if cand.positions is not None:
-                distances, labels = self._among(q, k_eff, cand.positions)
+                distances, labels = search_among(self._index, q, k_eff, cand.positions)
             elif exact or cand.small or self._kind == "flat" or not self.trained:
                 distances, labels = self._exhaustive(q, k_eff, cand.selector)
             else:
@@ -388,20 +396,30 @@ class FaissIndex:
                     distances[short], labels[short] = self._exhaustive(q[short], k_eff, cand.selector)
             return self._results(distances, labels, k)
 
-    def _candidates(self, allowed: np.ndarray | None) -> Candidates:
+    def _candidates(self, allowed: np.ndarray | None, given_mask: tuple[int, np.ndarray] | None = None) -> Candidates:
         live = self._table.live
         if allowed is None:
             if self._table.dead and self._alive_selector is None:
                 self._alive_selector = bitmap_selector(self._table.live_positions(), self._table.ntotal)
             selector = self._alive_selector if self._table.dead else None
             return Candidates(live, selector, small=live <= EXACT_MAX_CANDIDATES)
-        positions = self._table.positions(allowed)
-        count = len(positions)
+        by_position = self._table.position_mask(*given_mask) if given_mask is not None else None
+        if by_position is not None:  # the filter's mask, shifted: no id -> position lookup, no scatter
+            count = int(np.count_nonzero(by_position))
+            positions = None
+        else:
+            positions = self._table.positions(allowed)
+            count = len(positions)
         small = count <= max(EXACT_MAX_CANDIDATES, EXACT_MAX_FRACTION * live)
-        if count and small and self._flat_storage() is not None:
-            return Candidates(count, None, small, positions=positions)
-        selector = bitmap_selector(positions, self._table.ntotal) if count else None
-        return Candidates(count, selector, small)
+        gather = small or count * self._dim <= GATHER_MAX_FLOATS
+        if count and gather and self._flat_storage() is not None:
+            positions = np.flatnonzero(by_position) if positions is None else positions
+            return Candidates(count, None, True, positions=positions)
+        if not count:
+            return Candidates(0, None, small)
+        if by_position is not None:  # IDSelectorBitmap tests bit (i & 7) of byte i >> 3: little-endian
+            return Candidates(count, faiss.IDSelectorBitmap(np.packbits(by_position, bitorder="little")), small)
+        return Candidates(count, bitmap_selector(positions, self._table.ntotal), small)
 
     def _approximate(
         self, q: np.ndarray, k: int, cand: Candidates, params: SearchParams = _DEFAULT_PARAMS
@@ -446,28 +464,11 @@ class FaissIndex:
     def _flat_storage(self) -> faiss.IndexFlat | None:
         return flat_storage(self._index)
 
-    def _among(self, q: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return search_among(self._index, q, k, positions)
-
     def _results(self, distances: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions -> document ids, FAISS distances -> documented scores, padded to k."""
-        ids = np.where(labels >= 0, self._table.pos_ids[np.maximum(labels, 0)], -1)
-        if self._metric == "l2":
-            scores = np.sqrt(np.maximum(distances, 0, dtype=np.float32))
-        elif self._metric == "cosine":
-            scores = np.clip(distances, -1.0, 1.0)
-        else:
-            scores = distances
-        return self._pad(scores.astype(np.float32, copy=False), ids.astype(np.int64, copy=False), k)
+        return results(distances, labels, k, self._metric, self._table.pos_ids)
 
     def _pad(self, scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        fill = np.float32(np.inf if self._metric == "l2" else -np.inf)
-        out_scores = np.full((len(scores), k), fill, dtype=np.float32)
-        out_ids = np.full((len(ids), k), -1, dtype=np.int64)
-        width = ids.shape[1]
-        out_scores[:, :width] = np.where(ids >= 0, scores, fill)
-        out_ids[:, :width] = ids
-        return out_scores, out_ids
+        return pad(scores, ids, k, self._metric)
 
     # --- persistence -----------------------------------------------------------
 

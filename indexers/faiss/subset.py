@@ -1,4 +1,4 @@
-"""Searching a few allowed vectors, and the id arrays a filter hands the index.
+"""Searching a few allowed vectors, the id arrays a filter hands the index, and the shape of results.
 
 Why a module of its own: these are the parts of a filtered search that do not
 need the index's state beyond its FAISS object, and keeping them here keeps
@@ -10,7 +10,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-__all__ = ["flat_storage", "search_among", "sorted_unique"]
+__all__ = ["flat_storage", "pad", "results", "search_among", "sorted_unique"]
 
 
 def flat_storage(index: faiss.Index) -> faiss.IndexFlat | None:
@@ -43,3 +43,28 @@ def sorted_unique(ids: np.ndarray) -> np.ndarray:
     if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
         return ids
     return np.unique(ids)
+
+
+def results(
+    distances: np.ndarray, labels: np.ndarray, k: int, metric: str, pos_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions -> document ids, FAISS distances -> documented scores, padded to k."""
+    ids = np.where(labels >= 0, pos_ids[np.maximum(labels, 0)], -1)
+    if metric == "l2":
+        scores = np.sqrt(np.maximum(distances, 0, dtype=np.float32))
+    elif metric == "cosine":
+        scores = np.clip(distances, -1.0, 1.0)
+    else:
+        scores = distances
+    return pad(scores.astype(np.float32, copy=False), ids.astype(np.int64, copy=False), k, metric)
+
+
+def pad(scores: np.ndarray, ids: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows widened to ``k`` with id -1 and the worst score (+inf for l2, -inf otherwise), as FAISS pads."""
+    fill = np.float32(np.inf if metric == "l2" else -np.inf)
+    out_scores = np.full((len(scores), k), fill, dtype=np.float32)
+    out_ids = np.full((len(ids), k), -1, dtype=np.int64)
+    width = ids.shape[1]
+    out_scores[:, :width] = np.where(ids >= 0, scores, fill)
+    out_ids[:, :width] = ids
+    return out_scores, out_ids

@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from indexers.masked_ids import masked_ids
+
 from ..store.filter_tree import All, AnyOf, Condition, Node, Not
 from .filter_column_kinds import KINDS, RANGES, Arrays, Column, Flags, Numbers, Strings, grown, json_kind
 
@@ -274,7 +276,10 @@ class MetadataColumns:
         raise TypeError(f"not a filter node: {node!r}")
 
     def matching(self, node: Node) -> np.ndarray:
-        """The sorted int64 ids of the documents ``node`` matches; raises :class:`NotExact` (ask SQL)."""
+        """The sorted int64 ids of the documents ``node`` matches; raises :class:`NotExact` (ask SQL).
+
+        Where the slots hold contiguous ids, the ids carry the mask they were cut from
+        (:mod:`indexers.masked_ids`), which an index whose positions are those ids packs directly."""
         if not self.exact(node):
             raise NotExact(f"a number field holds integers beyond 2**53: {node!r}")
         mask = self._eval(node)
@@ -283,8 +288,11 @@ class MetadataColumns:
         if self._contiguous is None:
             ids = self._ids[: self._n]
             self._contiguous = bool(self._n == 0 or ids[-1] - ids[0] == self._n - 1)  # ascending, so no gap
+        if self._contiguous and self._n:
+            start = int(self._ids[0])  # slot s holds id start + s: the mask travels with the ids
+            return masked_ids(positions + start, start, mask)
         if self._contiguous:
-            return positions + self._ids[0] if self._n else positions
+            return positions
         return self._ids.take(positions)
 
     def _eval(self, node: Node) -> np.ndarray:

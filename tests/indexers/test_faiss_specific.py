@@ -217,6 +217,7 @@ def test_short_approximate_results_fall_back_to_exact(
     index = build_index(spec, DIM, "l2", ids, vectors)
     monkeypatch.setattr(faiss_index, "EXACT_MAX_CANDIDATES", 0)
     monkeypatch.setattr(faiss_index, "EXACT_MAX_FRACTION", 0.0)
+    monkeypatch.setattr(faiss_index, "GATHER_MAX_FLOATS", 0)
     monkeypatch.setattr(faiss_index, "MAX_EF_SEARCH", 16)  # no widening: let HNSW fail on its own
     allowed = np.random.default_rng(9).choice(ids, 12, replace=False)
     queries = queries_near(vectors, 20, seed=10)

@@ -1,0 +1,74 @@
+"""Allowed ids handed with their mask (indexers.masked_ids) search exactly as the same ids without it.
+
+The mask is only a faster road to the same candidates: on an aligned table (position p holds id
+first + p) it is shifted into a position bitmap, anywhere else the ids are looked up as always.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexers.base import IndexSpec
+from indexers.faiss import FaissIndex
+from indexers.masked_ids import id_mask, masked_ids
+
+DIM = 16
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _index(kind: str, ids: np.ndarray) -> FaissIndex:
+    index = FaissIndex.empty(IndexSpec(kind=kind), DIM, "cosine")
+    index.add(ids, _vectors(len(ids), seed=1))
+    return index
+
+
+def _masked(start: int, n: int, fraction: float, seed: int) -> np.ndarray:
+    mask = np.random.default_rng(seed).random(n) < fraction
+    return masked_ids(np.flatnonzero(mask) + start, start, mask)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("fraction", [0.005, 0.3, 0.9])
+@pytest.mark.parametrize("start", [0, 100, 1_900, 5_000])  # before, inside, overlapping the end, past the table
+def test_masked_ids_search_as_plain_ids(kind: str, fraction: float, start: int) -> None:
+    first, n = 100, 3_000
+    index = _index(kind, np.arange(first, first + n))  # aligned: position p holds id 100 + p
+    assert index._table.position_mask(0, np.ones(1, bool)) is not None
+    allowed = _masked(start, 2_500, fraction, seed=start)
+    queries = _vectors(20, seed=7)
+    with_mask = index.search(queries, 10, allowed_ids=allowed)
+    plain = index.search(queries, 10, allowed_ids=np.asarray(allowed).copy())
+    assert id_mask(allowed) is not None and id_mask(np.asarray(allowed)) is None
+    np.testing.assert_array_equal(with_mask[1], plain[1])
+    np.testing.assert_allclose(with_mask[0], plain[0], rtol=1e-6)
+    found = with_mask[1][with_mask[1] >= 0]
+    assert np.isin(found, allowed).all()
+
+
+@pytest.mark.parametrize("change", ["gap", "removed", "shuffled"])
+def test_an_unaligned_table_ignores_the_mask_and_stays_exact(change: str) -> None:
+    ids = np.arange(0, 2_000)
+    if change == "gap":
+        ids = np.concatenate([ids[:1_000], ids[1_000:] + 7])
+    elif change == "shuffled":
+        ids = np.random.default_rng(3).permutation(ids)
+    index = _index("flat", ids)
+    if change == "removed":
+        index.remove(np.array([5, 6, 7]))
+    assert index._table.position_mask(0, np.ones(10, bool)) is None
+    allowed = _masked(0, 2_100, 0.4, seed=9)
+    queries = _vectors(10, seed=8)
+    np.testing.assert_array_equal(
+        index.search(queries, 10, allowed_ids=allowed)[1], index.search(queries, 10, allowed_ids=np.asarray(allowed).copy())[1]
+    )
+
+
+def test_a_derived_array_carries_no_mask() -> None:
+    allowed = _masked(10, 100, 0.5, seed=1)
+    assert id_mask(allowed) is not None
+    assert id_mask(allowed[allowed != allowed[0]]) is None and id_mask(allowed[1:]) is None
