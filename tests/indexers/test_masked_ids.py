@@ -21,6 +21,16 @@ def _vectors(n: int, seed: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+_BUILT: dict[str, FaissIndex] = {}
+
+
+def _aligned(kind: str) -> FaissIndex:
+    """One aligned index per kind for the module (position p holds id 100 + p): searches do not change it."""
+    if kind not in _BUILT:
+        _BUILT[kind] = _index(kind, np.arange(100, 3_100))
+    return _BUILT[kind]
+
+
 def _index(kind: str, ids: np.ndarray) -> FaissIndex:
     index = FaissIndex.empty(IndexSpec(kind=kind), DIM, "cosine")
     index.add(ids, _vectors(len(ids), seed=1))
@@ -36,8 +46,7 @@ def _masked(start: int, n: int, fraction: float, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("fraction", [0.005, 0.3, 0.9])
 @pytest.mark.parametrize("start", [0, 100, 1_900, 5_000])  # before, inside, overlapping the end, past the table
 def test_masked_ids_search_as_plain_ids(kind: str, fraction: float, start: int) -> None:
-    first, n = 100, 3_000
-    index = _index(kind, np.arange(first, first + n))  # aligned: position p holds id 100 + p
+    index = _aligned(kind)
     assert index._table.position_mask(0, np.ones(1, bool)) is not None
     allowed = _masked(start, 2_500, fraction, seed=start)
     queries = _vectors(20, seed=7)
