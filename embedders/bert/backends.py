@@ -50,6 +50,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ContextManager
 
+from embedders.bert import inference
 from embedders.bert.source import ModelSource, offline
 from embedders.bert.spec import BertSpec
 from embedders.errors import ModelFileError, ModelUnavailable
@@ -188,7 +189,9 @@ def load_torch(source: ModelSource, spec: BertSpec) -> Any:
     """The model on torch. It sets no thread count: each encode call does, under
     :func:`torch_threads`, so loading a space changes nothing for the others."""
     try:
-        return pin_for_inference(_build(source, spec, "torch", {}))
+        model = pin_for_inference(_build(source, spec, "torch", {}))
+        inference.pack_linears(model)  # same vectors, faster (embedders/bert/inference.py)
+        return model
     except (OSError, ValueError) as exc:
         # The library's message names files of the server; the client gets the model as it sent it.
         log.warning("cannot load model %r from %s: %s", spec.model, source.path, exc)

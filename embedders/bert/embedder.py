@@ -25,10 +25,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
-from embedders.bert import backends
+from embedders.bert import backends, inference
 from embedders.bert.source import ModelSource, resolve
 from embedders.bert.spec import BertSpec
-from embedders.bert.windows import split_texts
+from embedders.bert.windows import split_texts_counted
 from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, ModelFileError
 from embedders.storage import read_manifest, write_manifest
@@ -52,6 +52,7 @@ class BertEmbedder:
         self._exported: Path | None = None  # directory of the ONNX export (temporary until saved)
         self._export_tmp: tempfile.TemporaryDirectory[str] | None = None
         self._dim: int | None = None
+        self._rooms: dict[bool, int] = {}  # query? -> tokens of text per window
         self._load_lock = threading.Lock()
         # HuggingFace fast tokenizers are not thread-safe ("Already borrowed" when two threads use one):
         # a space's calls take turns from windowing to the end of encode; other spaces are not held up.
@@ -127,13 +128,33 @@ class BertEmbedder:
         """The pieces each text is embedded as: itself, or its overlapping token windows."""
         if self.spec.window_pooling == "first":
             return [[t] for t in texts]
+        return self._pieces(texts, query)[0]
+
+    def _room(self, model: Any, query: bool) -> int:
+        """Tokens of text one window holds: the model's maximum less special and prompt tokens."""
+        room = self._rooms.get(query)
+        if room is None:
+            tokenizer = model.tokenizer
+            prompt = self._prompt(model, query)
+            room = model.max_seq_length - tokenizer.num_special_tokens_to_add(pair=False)
+            if prompt:
+                room -= len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
+            room = self._rooms[query] = max(1, room)
+        return room
+
+    def _pieces(self, texts: Sequence[str], query: bool) -> tuple[list[list[str]], list[int]]:
+        """Each text's windows, and every window's length in tokens (flat, in order), from one tokenisation."""
         model = self.model()
-        tokenizer = model.tokenizer
-        prompt = self._prompt(model, query)
-        room = model.max_seq_length - tokenizer.num_special_tokens_to_add(pair=False)
-        if prompt:
-            room -= len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
-        return split_texts(texts, tokenizer, max(1, room), self.spec.window_overlap, self.spec.max_windows)
+        room = self._room(model, query)
+        if self.spec.window_pooling == "first":
+            ids = model.tokenizer(
+                list(texts), add_special_tokens=False, truncation=True, max_length=room, verbose=False
+            )["input_ids"]
+            return [[t] for t in texts], [len(i) for i in ids]
+        pieces, lengths = split_texts_counted(
+            texts, model.tokenizer, room, self.spec.window_overlap, self.spec.max_windows
+        )
+        return pieces, [n for window_lengths in lengths for n in window_lengths]
 
     def _embed(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -141,16 +162,15 @@ class BertEmbedder:
         if not keep:
             return out
         model = self.model()
-        encode = model.encode_query if query else model.encode_document
+        kept = [texts[i] for i in keep]
         with self._call_lock:
-            pieces = self.windows([texts[i] for i in keep], query=query)
-            flat = [w for p in pieces for w in p]
-            with backends.running_with(self.spec, backends.inference_threads(self.spec, len(flat))):
-                vectors = np.asarray(
-                    encode(flat, batch_size=self.spec.batch_size, convert_to_numpy=True, show_progress_bar=False),
-                    dtype=np.float32,
-                )
-        if len(flat) != len(keep):  # some text had several windows: average them
+            vectors = self._encode_one(model, kept[0], query) if len(kept) == 1 else None
+            if vectors is None:
+                pieces, lengths = self._pieces(kept, query)
+                vectors = self._encode_windows(model, [w for p in pieces for w in p], lengths, query)
+            else:
+                pieces = [kept]
+        if len(vectors) != len(keep):  # some text had several windows: average them
             counts = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
             starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
             vectors = np.add.reduceat(vectors, starts, axis=0) / counts[:, None].astype(np.float32)
@@ -159,6 +179,48 @@ class BertEmbedder:
             vectors = vectors / np.where(norms > 0, norms, 1.0)
         out[keep] = vectors
         return out
+
+    def _encode_windows(self, model: Any, flat: list[str], lengths: list[int], query: bool) -> np.ndarray:
+        """Vectors of ``flat`` (windows), in forward passes of about ``batch_tokens`` padded tokens.
+
+        Grouped by the token counts windowing already has (:func:`inference.token_batches`):
+        sentence-transformers would pad ``batch_size`` windows to the longest of them, and
+        passes that large ran slower per token (bench/RESULTS.md).
+        """
+        encode = model.encode_query if query else model.encode_document
+        extra = model.max_seq_length - self._room(model, query)  # special and prompt tokens per window
+        groups = inference.token_batches([n + extra for n in lengths], self.spec.batch_size, self.spec.batch_tokens)
+        vectors = np.empty((len(flat), self.dim), dtype=np.float32)
+        with backends.running_with(self.spec, backends.inference_threads(self.spec, len(flat))):
+            for group in groups:
+                vectors[group] = np.asarray(
+                    encode(
+                        [flat[i] for i in group], batch_size=len(group), convert_to_numpy=True, show_progress_bar=False
+                    ),
+                    dtype=np.float32,
+                )
+        return vectors
+
+    def _encode_one(self, model: Any, text: str, query: bool) -> np.ndarray | None:
+        """One text (a query) straight through the model's modules: (1, dim), or None to take the
+        windowing path (a prompt, or a text that may not fit in one window).
+
+        Why: for one text, ``encode`` and the windowing's own tokenisation cost 1-3 ms of a
+        ~25 ms query. The text is tokenised once, as sentence-transformers does (truncating at
+        the model's maximum); fewer tokens than that maximum means nothing was cut, i.e. the
+        text fits one window, and the vector is what ``encode`` would return.
+        """
+        import torch
+
+        if self._prompt(model, query) is not None:
+            return None
+        features = model.preprocess([text])
+        ids = features.get("input_ids")
+        if ids is None or (self.spec.window_pooling == "mean" and ids.shape[-1] >= model.max_seq_length):
+            return None
+        with backends.running_with(self.spec, backends.inference_threads(self.spec, 1)), torch.inference_mode():
+            vector = model(features)["sentence_embedding"]
+        return np.asarray(vector.float().cpu().numpy(), dtype=np.float32).reshape(1, -1)
 
     @staticmethod
     def _prompt(model: Any, query: bool) -> str | None:

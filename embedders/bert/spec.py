@@ -65,6 +65,15 @@ class BertSpec(EmbedderSpec):
         64, ge=1, le=100_000, description="At most this many windows per text (a 64-window text is ~15k tokens)."
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts (windows) per forward pass, sorted by length.")
+    batch_tokens: int = Field(
+        1024,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Padded tokens per forward pass: windows sorted by length go in groups of at most batch_size windows "
+            "and about this many tokens (a longer window goes alone); larger passes ran slower per token on CPU."
+        ),
+    )
     threads: int | None = Field(
         None,
         ge=1,

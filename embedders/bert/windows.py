@@ -68,8 +68,19 @@ def split_texts(
     ``tokenizer`` is a Hugging Face *fast* tokenizer (character offsets and word
     ids are needed); all texts are tokenised in one batched call.
     """
+    return split_texts_counted(texts, tokenizer, window, overlap, max_windows)[0]
+
+
+def split_texts_counted(
+    texts: Sequence[str], tokenizer: Any, window: int, overlap: int, max_windows: int
+) -> tuple[list[list[str]], list[list[int]]]:
+    """:func:`split_texts` and each window's length in tokens (without special tokens).
+
+    The lengths come from the same tokeniser call, so batching windows by the tokens
+    the model will see costs no second tokenisation.
+    """
     if not texts:
-        return []
+        return [], []
     encoded = tokenizer(
         list(texts),
         add_special_tokens=False,
@@ -80,12 +91,15 @@ def split_texts(
         verbose=False,
     )
     out: list[list[str]] = []
+    lengths: list[list[int]] = []
     for i, text in enumerate(texts):
         offsets = encoded["offset_mapping"][i]
         if len(offsets) <= window:
             out.append([text])
+            lengths.append([len(offsets)])
             continue
         starts = window_starts_at_words(encoded.word_ids(i))
         spans = token_spans(len(offsets), starts, window, overlap, max_windows)
         out.append([text[offsets[a][0] : offsets[b - 1][1]] for a, b in spans])
-    return out
+        lengths.append([b - a for a, b in spans])
+    return out, lengths
