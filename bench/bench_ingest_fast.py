@@ -39,7 +39,9 @@ through the facade, each write then catching the loaded space up (embed the new
 texts, store their vectors in SQL, add them to the FAISS index). raw: the space's
 embedder (loaded from the space's directory) embedding the same N texts,
 ``embed_documents`` in batches of 1,000. Ratio: raw seconds / vecdex seconds
-(1.0 = ingest costs no more than the embedding itself). Between reps the N
+(1.0 = ingest costs no more than the embedding itself); the same ratio in this
+process's CPU seconds beside it, as context (on a shared machine wall time also
+counts the time other processes held the cores). Between reps the N
 documents are deleted again (untimed, one bulk delete logged in the change log;
 the space catches up, so their index entries and stored vectors go too).
 """
@@ -362,15 +364,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {r['http_floor_docs_per_s']:.0f} |")
     w = results["parts"].get("word2vec")
     if w:
+        cpu = (f"{w['ratio_cpu_time']:.2f} ({', '.join(f'{x:.2f}' for x in w['ratio_cpu_time_per_rep'])})"
+               if "ratio_cpu_time" in w else "-")
         lines += [
             "",
             "| part | raw embed docs/s | vecdex ingest docs/s (facade, loaded space) | raw time / vecdex time "
-            "| per rep | vecdex: embed s | catch-up s | outside catch-up s |",
-            "|---|---|---|---|---|---|---|---|",
+            "| per rep | vecdex: embed s | catch-up s | outside catch-up s | same ratio in CPU time (per rep) |",
+            "|---|---|---|---|---|---|---|---|---|",
             f"| word2vec space, SQLite | {w['raw_embed_docs_per_s']:.0f} | {w['vecdex_docs_per_s']:.0f} "
             f"| {w['ratio_raw_time_over_vecdex_time']:.2f} | {', '.join(f'{x:.2f}' for x in w['ratio_per_rep'])} "
             f"| {med(w['vecdex_embed_s']):.2f} | {med(w['vecdex_catch_up_s']):.2f} "
-            f"| {med(w['vecdex_outside_catch_up_s']):.2f} |",
+            f"| {med(w['vecdex_outside_catch_up_s']):.2f} | {cpu} |",
         ]
     return "\n".join(lines)
 

@@ -50,8 +50,9 @@ from indexers.factory import EngineOptions
 from ..store.db import Database
 from ..errors import Conflict, SpaceNotReady, SpaceUnavailable
 from ..store.models import Space
-from ..store.repository import SpaceRef, changes_after, documents_by_ids
+from ..store.repository import SpaceRef
 from .document_vectors import DocumentVectors, SpaceVectors, document_vectors
+from .replay_reads import changes_page, document_states
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class SpaceRuntime:
         with self.lock:
             while True:
                 with db.session() as session:
-                    changes = changes_after(session, self.collection_id, self.applied_change_id, REPLAY_PAGE)
+                    changes = changes_page(session, self.collection_id, self.applied_change_id, REPLAY_PAGE)
                     if not changes:
                         break
                     self._apply(session, [doc_id for _, doc_id in changes])
@@ -181,7 +182,7 @@ class SpaceRuntime:
     def _apply(self, session, doc_ids: Sequence[int]) -> None:  # type: ignore[no-untyped-def]
         """Bring these documents' index entries to their current SQL state (present -> upsert, gone -> remove)."""
         unique_ids = list(dict.fromkeys(doc_ids))
-        docs = documents_by_ids(session, unique_ids)
+        docs = document_states(session, unique_ids)
         gone = np.array([i for i in unique_ids if i not in docs], dtype=np.int64)
         if len(gone):
             self.index.remove(gone)

@@ -13,15 +13,17 @@ per dialect, and hands the driver plain values:
 * SQLite: multi-row ``INSERT ... VALUES (?, ...), (?, ...)`` in chunks (with
   ``RETURNING`` where asked; SQLite >= 3.35), ``executemany`` for UPDATE
   (sqlite3 loops in C), ``IN (SELECT value FROM json_each(?))`` for DELETE and
-  lookups (:func:`in_values`). Values go through the column
+  lookups (:func:`in_values`), ``INSERT OR REPLACE`` (executemany) for a
+  replacement by primary key (:func:`replace_rows`). Values go through the column
   type's own bind processor for the dialect (JSON serialised as SQLAlchemy
   does, a datetime formatted as SQLite's ``DateTime`` stores it), so a row
   written here reads back exactly like one the ORM wrote.
 * PostgreSQL: one statement per call whatever the row count, each column sent
   as one array parameter and expanded with ``unnest(...) WITH ORDINALITY``
-  (``INSERT ... SELECT ... ORDER BY ordinality``, ``UPDATE ... FROM unnest``,
-  ``DELETE ... = ANY(...)``). psycopg parses a query with thousands of
-  placeholders slowly in Python, and a handful of array parameters avoids it
+  (``INSERT ... SELECT ... ORDER BY ordinality``, with ``ON CONFLICT (key) DO
+  UPDATE`` for a replacement, ``UPDATE ... FROM unnest``, ``DELETE ... =
+  ANY(...)``). psycopg parses a query with thousands of placeholders slowly in
+  Python, and a handful of array parameters avoids it
   and the server's per-row statement overhead alike. JSON goes as text cast to
   ``jsonb``; strings are cast to ``text`` (a cast to ``varchar(n)`` would
   silently truncate; the column's own type still refuses an overlong value).
@@ -200,6 +202,46 @@ def insert_rows(
         result = connection.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
         out.extend(tuple(r) for r in result)
     return out
+
+
+def replace_rows(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    constants: Mapping[str, Any],
+    key: Sequence[str],
+) -> None:
+    """INSERT ``rows`` (with the ``constants``), a row whose ``key`` (the primary key) already exists replaced.
+
+    The same end state as DELETE of those keys then INSERT, in one statement rather than two: SQLite
+    ``INSERT OR REPLACE`` (executemany, sqlite3 loops in C), PostgreSQL ``INSERT ... SELECT unnest ...
+    ON CONFLICT (key) DO UPDATE`` with one array parameter per column. Only for a table that no foreign
+    key references (SQLite's REPLACE deletes the old row) and whose only unique constraint is ``key``.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    connection = _connection(session)
+    names = [*columns, *constants]
+    if _is_postgresql(dialect):
+        source, arrays = _pg_unnest(table, dialect, columns, rows)
+        exprs, fixed = _pg_constants(table, dialect, constants)
+        picked = ", ".join([*(f"u.c{i}" for i in range(len(columns))), *exprs])
+        updates = ", ".join(f"{_quote(dialect, n)} = EXCLUDED.{_quote(dialect, n)}" for n in names if n not in key)
+        sql = (
+            f"INSERT INTO {_quote(dialect, table.name)} ({_names(dialect, names)}) SELECT {picked} FROM {source} "
+            f"ORDER BY u.ord ON CONFLICT ({_names(dialect, key)}) DO UPDATE SET {updates}"
+        )
+        connection.exec_driver_sql(sql, (*fixed, *arrays))
+        return
+    fixed_row = tuple(convert_value(table.c[n], dialect, v) for n, v in constants.items())
+    params = [tuple(r) + fixed_row for r in zip(*_convert_columns(table, columns, dialect, rows))]
+    group = "(" + ", ".join(["?"] * len(names)) + ")"
+    connection.exec_driver_sql(
+        f"INSERT OR REPLACE INTO {_quote(dialect, table.name)} ({_names(dialect, names)}) VALUES {group}", params
+    )
 
 
 def update_rows(

@@ -20,16 +20,21 @@ and survive every rebuild; only deleting the document or the space removes them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .bulk_writes import delete_in, in_values, insert_rows
+from .bulk_writes import in_values, replace_rows
 from .models import StoredVector
 
 VECTORS = StoredVector.__table__
+HASH_INDEX = "ix_vectors_space_hash"
+"""The (space_id, content_hash) index that vector reuse looks hashes up in."""
+VECTORS_KEY = tuple(c.name for c in VECTORS.primary_key.columns)
+"""(space_id, generation, document_id): the key a saved vector replaces."""
 
 GIVEN_GENERATION = -1
 """The generation under which user-supplied vectors are stored (no model generation is negative)."""
@@ -38,20 +43,20 @@ GIVEN_GENERATION = -1
 def save_vectors(
     session: Session, space_id: int, generation: int, ids: Sequence[int], hashes: Sequence[str], vectors: np.ndarray
 ) -> None:
-    """Replace the stored vectors of these documents: one DELETE and one INSERT whatever their number
-    (delete + insert works the same on every dialect; :mod:`.bulk_writes` says why not the ORM)."""
+    """Replace the stored vectors of these documents (ids unique) in one statement whatever their number:
+    an insert that replaces a row of the same key (:func:`.bulk_writes.replace_rows`), the end state of a
+    DELETE of these documents' rows then an INSERT, at the cost of the INSERT alone."""
     if len(ids) == 0:
         return
-    id_list = [int(i) for i in ids]
-    where = {"space_id": space_id, "generation": generation}
-    delete_in(session, VECTORS, where, "document_id", id_list)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    insert_rows(
+    blobs = [row.tobytes() for row in vectors]
+    replace_rows(
         session,
         VECTORS,
         ("document_id", "content_hash", "vector"),
-        [(doc_id, digest, vectors[i].tobytes()) for i, (doc_id, digest) in enumerate(zip(id_list, hashes))],
-        constants=where,
+        list(zip([int(i) for i in ids], hashes, blobs)),
+        constants={"space_id": space_id, "generation": generation},
+        key=VECTORS_KEY,
     )
 
 
@@ -73,18 +78,45 @@ def reusable_vectors(
     out = np.zeros((len(ids), dim), dtype=np.float32)
     if not ids:
         return mask, out
-    stmt = select(StoredVector.content_hash, StoredVector.vector).where(
-        StoredVector.space_id == space_id, in_values(session, StoredVector.content_hash, list(set(hashes)))
-    )
-    if generation is not None:
-        stmt = stmt.where(StoredVector.generation == generation)
-    by_hash = {r.content_hash: r.vector for r in session.execute(stmt)}
+    by_hash = dict(_vectors_by_hash(session, space_id, list(set(hashes)), generation))
     for i, digest in enumerate(hashes):
         blob = by_hash.get(digest)
         if blob is not None and len(blob) == dim * 4:
             out[i] = np.frombuffer(blob, dtype=np.float32)
             mask[i] = True
     return mask, out
+
+
+def _vectors_by_hash(
+    session: Session, space_id: int, hashes: list[str], generation: int | None
+) -> list[tuple[str, bytes]]:
+    """(content hash, vector) of the space's stored vectors with these hashes (of ``generation`` unless None).
+
+    SQLite, on the driver: the hashes are the outer loop (``json_each(?) CROSS JOIN``, which SQLite
+    never reorders), each one probe of ``ix_vectors_space_hash`` (``INDEXED BY``). Left to itself,
+    SQLite's planner (no statistics) picks the primary key's (space_id, generation) prefix whenever
+    a generation is given, and tests every stored vector of the space against the list: a batch's
+    lookup then grows with the space (12 ms per 1,000 hashes at 20,000 vectors). PostgreSQL plans
+    the array lookup on the hash index by itself.
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        sql = (
+            f"SELECT v.content_hash, v.vector FROM json_each(?) AS j CROSS JOIN vectors AS v INDEXED BY {HASH_INDEX} "
+            "ON v.space_id = ? AND v.content_hash = j.value"
+        )
+        params: tuple[object, ...] = (json.dumps(hashes), space_id)
+        if generation is not None:
+            sql += " WHERE v.generation = ?"
+            params += (generation,)
+        session.flush()  # what session.execute would autoflush (a row added just before must be seen)
+        return [(r[0], r[1]) for r in session.connection().exec_driver_sql(sql, params)]
+    stmt = select(StoredVector.content_hash, StoredVector.vector).where(
+        StoredVector.space_id == space_id, in_values(session, StoredVector.content_hash, hashes)
+    )
+    if generation is not None:
+        stmt = stmt.where(StoredVector.generation == generation)
+    return [(r[0], r[1]) for r in session.execute(stmt)]
 
 
 def given_vectors(session: Session, space_id: int, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
