@@ -232,16 +232,22 @@ def raw_index(data: Path) -> Any:
 
 def raw_search(index: Any, q: np.ndarray, k: int, mask: np.ndarray | None) -> Any:
     """What vecdex asks FAISS for, given the mask (indexers.faiss.index): few allowed (2,048 ids or 2 %, or
-    up to 2**20 floats of them) are gathered from the raw vectors and compared by ``faiss.knn``; more
-    widen efSearch by the inverse selectivity under an IDSelectorBitmap."""
+    up to 2**20 floats of them) are compared in place by ``fvec_inner_products_by_idx``; more widen
+    efSearch by the inverse selectivity under an IDSelectorBitmap."""
     if mask is None:
         return index.search(q[None, :], k, params=faiss.SearchParametersHNSW(efSearch=EF_SEARCH))
     count = int(mask.sum())
     if count <= max(2048, 0.02 * len(mask)) or count * DIM <= 1 << 20:
         storage = faiss.downcast_index(index.storage)
-        stored = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
         positions = np.flatnonzero(mask)
-        return faiss.knn(q[None, :], stored[positions], k, metric=storage.metric_type)
+        scores = np.empty(count, dtype=np.float32)
+        qc = np.ascontiguousarray(q[None, :], dtype=np.float32)
+        faiss.fvec_inner_products_by_idx(  # cosine space: inner product
+            faiss.swig_ptr(scores), faiss.swig_ptr(qc), storage.get_xb(), faiss.swig_ptr(positions), DIM, 1, count
+        )
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return scores[best], positions[best]
     sel = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
     ef = min(4096, int(np.ceil(EF_SEARCH * len(mask) / count)))
     return index.search(q[None, :], k, params=faiss.SearchParametersHNSW(efSearch=ef, sel=sel))

@@ -21,20 +21,29 @@ def flat_storage(index: faiss.Index) -> faiss.IndexFlat | None:
 
 
 def search_among(index: faiss.Index, q: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact search over a few allowed positions: their vectors gathered, compared by ``faiss.knn``.
+    """Exact search over a few allowed positions: the query compared with just those stored vectors.
 
     Why not the flat index with a selector: that walks every stored vector to test the bitmap
-    (10,000 allowed of 1M: 2.5 ms); gathering the allowed ones and comparing only those is ~0.5 ms,
-    with the same distances (FAISS's own kernels, same metric). Returns FAISS's (distances, labels)
-    with labels as positions of ``index``.
+    (10,000 allowed of 1M: 2.5 ms). Why not gathering the allowed vectors and ``faiss.knn``: the copy
+    of a few MB faults in fresh pages each query (13,000 of 100k: 1.8 ms). FAISS's ``*_by_idx`` kernels
+    compute the distances in place (0.6 ms there), the same arithmetic as its flat search. Returns
+    FAISS's (distances, labels) with labels as positions of ``index``, best first (``k`` <= allowed).
     """
     flat = flat_storage(index)
     if flat is None:
-        raise TypeError(f"no flat storage to gather from in {type(index).__name__}")
-    stored = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
-    distances, local = faiss.knn(q, stored[positions], k, metric=flat.metric_type)
-    labels = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
-    return distances, labels
+        raise TypeError(f"no flat storage to read vectors from in {type(index).__name__}")
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    nq, n = len(q), len(positions)
+    ids = np.ascontiguousarray(np.tile(positions.astype(np.int64, copy=False), nq))
+    distances = np.empty((nq, n), dtype=np.float32)
+    ip = flat.metric_type == faiss.METRIC_INNER_PRODUCT
+    kernel = faiss.fvec_inner_products_by_idx if ip else faiss.fvec_L2sqr_by_idx
+    kernel(faiss.swig_ptr(distances), faiss.swig_ptr(q), flat.get_xb(), faiss.swig_ptr(ids), flat.d, nq, n)
+    key = -distances if ip else distances  # smaller is better
+    best = np.argpartition(key, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (nq, 1))
+    rows = np.arange(nq)[:, None]
+    best = best[rows, np.argsort(key[rows, best], axis=1, kind="stable")]
+    return distances[rows, best], positions[best]
 
 
 def sorted_unique(ids: np.ndarray) -> np.ndarray:

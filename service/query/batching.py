@@ -17,9 +17,10 @@ libraries that release the GIL (FAISS, torch, SQLite) still overlap.
 The inline lane: when no other search is in flight, a search of a space whose
 last search took under :data:`INLINE_MAX_MS` runs on the event loop itself,
 answered from memory only (space loaded and caught up, filter columns
-current). A hand-over costs more than such a search (measured: 0.7 ms of
-search, 1.3 ms more with the hop), and with nothing else in flight there is
-nobody for the loop to keep waiting. While others are in flight the lane
+current). A hand-over costs a large share of such a search (measured: 0.7 ms
+of search, 1.3 ms more with the hop; a filtered search of 2-5 ms, 1.3 ms more),
+and with nothing else in flight nobody waits for the loop but requests that
+arrive meanwhile, held up 5 ms at most. While others are in flight the lane
 stays open to searches cheaper than :data:`INLINE_BUSY_MAX_MS` (less than a
 hand-over costs: the word2vec search of bench/bench_request_path.py, 8
 clients, reached 85 % of the empty route's QPS with it and 75 % without, the
@@ -46,7 +47,7 @@ from .query_path import NeedsWorker, QueryPath
 
 log = logging.getLogger(__name__)
 
-INLINE_MAX_MS = 2.0
+INLINE_MAX_MS = 5.0
 """A space whose last search took less than this (ms) may be answered on the event loop when it is idle
 (the last one, not an average: a load or a catch-up spike passes with the next search)."""
 
