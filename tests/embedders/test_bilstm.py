@@ -55,6 +55,7 @@ SMALL = {
     "epochs": 2,
     "batch_size": 32,
     "min_count": 2,
+    "threads": 1,  # tests run two at a time on 2 cores: a second torch thread each made training many times slower
 }
 
 
@@ -307,7 +308,7 @@ TINY = {"char_dim": 4, "filters": [[1, 8], [2, 8]], "projection_dim": 8, "hidden
     ids=["empty", "one-document", "few-tokens", "no-tokens"],
 )
 def test_too_small_corpus(texts: list[str]) -> None:
-    embedder = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=1, min_count=1))
+    embedder = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=1, min_count=1, threads=1))
     corpus = ListCorpus(enumerate(texts))
     with pytest.raises(CorpusTooSmall) as info:
         embedder.fit(corpus)
@@ -319,10 +320,10 @@ def test_too_small_corpus(texts: list[str]) -> None:
 def test_held_out_split_needs_two_sentences() -> None:
     one_sentence = ListCorpus(enumerate(["One two three four five six seven eight nine ten eleven", "!!!"]))
     with pytest.raises(CorpusTooSmall, match="held out"):
-        BiLSTMEmbedder(BiLSTMSpec(**TINY, min_count=1)).preflight(one_sentence)
-    BiLSTMEmbedder(BiLSTMSpec(**TINY, min_count=1, heldout_fraction=0.0)).preflight(one_sentence)
+        BiLSTMEmbedder(BiLSTMSpec(**TINY, min_count=1, threads=1)).preflight(one_sentence)
+    BiLSTMEmbedder(BiLSTMSpec(**TINY, min_count=1, heldout_fraction=0.0, threads=1)).preflight(one_sentence)
     two = ListCorpus(enumerate(["One two three four five six", "seven eight nine ten eleven"]))
-    model = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=1, min_count=1)).fit(two)
+    model = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=1, min_count=1, threads=1)).fit(two)
     assert model.training_report["heldout_tokens"] > 0  # type: ignore[index]
 
 
@@ -340,7 +341,7 @@ class MetricsProgress(RecordingProgress):
 
 def test_progress_counts_batches_and_notes_live_metrics(small_corpus: ListCorpus) -> None:
     progress = MetricsProgress()
-    BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=2, patience=5)).fit(small_corpus, progress)
+    BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=2, patience=5, threads=1)).fit(small_corpus, progress)
     assert progress.totals["vocabulary"] == len(small_corpus) == progress.done["vocabulary"]
     assert progress.done["train"] == progress.totals["train"] > 2  # batches, not epochs
     per_batch = [n for n in progress.notes if "tokens_per_second" in n]
@@ -351,7 +352,7 @@ def test_progress_counts_batches_and_notes_live_metrics(small_corpus: ListCorpus
 
 
 def test_exception_from_note_cancels_fit(small_corpus: ListCorpus) -> None:
-    embedder = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=5))
+    embedder = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=5, threads=1))
     with pytest.raises(JobCancelled):
         embedder.fit(small_corpus, MetricsProgress(cancel_on_note="heldout_perplexity"))
     with pytest.raises(Exception, match="not been trained"):
@@ -361,7 +362,7 @@ def test_exception_from_note_cancels_fit(small_corpus: ListCorpus) -> None:
 def test_early_stopping_completes_the_phase_and_keeps_the_best_epoch(small_corpus: ListCorpus) -> None:
     # A huge learning rate makes held-out perplexity get worse after the first epoch.
     progress = RecordingProgress()
-    model = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=12, patience=1, lr=0.5)).fit(small_corpus, progress)
+    model = BiLSTMEmbedder(BiLSTMSpec(**TINY, epochs=12, patience=1, lr=0.5, threads=1)).fit(small_corpus, progress)
     report = model.training_report
     assert report is not None and report["stopped_early"] and len(report["epochs"]) < 12
     assert report["heldout_perplexity"] == min(e["heldout_perplexity"] for e in report["epochs"])
@@ -397,22 +398,21 @@ MAX_PERPLEXITY_RATIO = 0.75
 
 @pytest.fixture(scope="module")
 def lee_bilm(background_corpus: ListCorpus) -> BiLSTMEmbedder:
-    # Smaller and faster than the defaults (~25 s on 2 cores); the defaults reach ~0.35 of unigram.
+    # Smaller and faster than the defaults; the defaults reach ~0.35 of unigram.
     spec = BiLSTMSpec(char_dim=8, filters=[[1, 16], [2, 16], [3, 32], [4, 32]], projection_dim=64, hidden_dim=128,
-                      epochs=4, lr=0.004)
+                      epochs=4, lr=0.004, threads=1)  # 1 thread: tests run two at a time on 2 cores
     return BiLSTMEmbedder(spec).fit(background_corpus)
 
 
 @pytest.mark.slow
-def test_heldout_perplexity_is_well_below_unigram(lee_bilm: BiLSTMEmbedder) -> None:
+def test_on_lee_heldout_perplexity_is_well_below_unigram_and_bank_means_its_sentence(lee_bilm: BiLSTMEmbedder) -> None:
+    """Two checks of one trained model in one test: as separate tests the parallel runner trained the
+    model once in each of its workers (~40 s each on the 2 cores)."""
     report = lee_bilm.training_report
     assert report is not None
     lm, unigram = report["heldout_perplexity"], report["unigram_perplexity"]
     assert lm < MAX_PERPLEXITY_RATIO * unigram, f"biLM {lm:.1f} vs unigram {unigram:.1f}"
 
-
-@pytest.mark.slow
-def test_bank_means_what_its_sentence_says(lee_bilm: BiLSTMEmbedder) -> None:
     west = token_vector(lee_bilm, "Israeli tanks moved into a West Bank village.", "bank")
     west2 = token_vector(lee_bilm, "Palestinian gunmen were shot dead in the West Bank town.", "bank")
     reserve = token_vector(lee_bilm, "The Reserve Bank cut official interest rates again.", "bank")
