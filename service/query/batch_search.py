@@ -52,11 +52,12 @@ class SearchJob:
     _runtime: Any = None
     _allowed: np.ndarray | None = None
     _vector: np.ndarray | None = None
+    _version: int | None = None  # the data version its space state was read under (SQLite)
 
     def reset(self) -> None:
         """Forget an attempt (a ``memory_only`` one that needed a worker), to run the search again."""
         self.memory_only, self.error, self.space_name, self.pairs, self.hits = False, None, "", [], []
-        self._runtime = self._allowed = self._vector = None
+        self._runtime = self._allowed = self._vector = self._version = None
 
 
 def search_batch(path: QueryPath, jobs: Sequence[SearchJob]) -> None:
@@ -86,8 +87,8 @@ def _prepare(path: QueryPath, job: SearchJob) -> bool:
     """Resolve the space, the filter and (dense spaces) the query vector; False once the job has failed."""
     try:
         check_k(job.k, path.max_k)
-        ref, runtime, allowed = path.resolve(job.collection, job.space, job.where, memory_only=job.memory_only)
-        job.space_name, job._runtime, job._allowed = ref.name, runtime, allowed
+        state, runtime, allowed = path.resolve_state(job.collection, job.space, job.where, memory_only=job.memory_only)
+        job.space_name, job._runtime, job._allowed, job._version = state.ref.name, runtime, allowed, state.version
         if not runtime.keyword and not (allowed is not None and len(allowed) == 0):
             job._vector = path.query_vector(runtime, job.query)
         return True
@@ -132,7 +133,8 @@ def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:
         return
     snippet = 0 if any(j.snippet == 0 for j in jobs) else max(j.snippet for j in jobs)
     try:
-        rows = path.hot.hit_rows(wanted, snippet)
+        versions = {j._version for j in jobs}
+        rows = path.hot.hit_rows(wanted, snippet, versions.pop() if len(versions) == 1 else None)
     except Exception as exc:
         for job in jobs:
             job.error = exc

@@ -22,7 +22,7 @@ from indexers.errors import DimensionMismatch
 from ..store.db import Database
 from ..errors import InvalidK
 from ..store.filter_tree import parse_filter
-from ..store.hot_reads import HotReads
+from ..store.hot_reads import HotReads, SpaceState
 from .filter_cache import FilterColumnsCache
 from ..store.repository import SpaceRef, filtered_ids
 from ..schemas import Hit
@@ -76,7 +76,14 @@ class QueryPath:
     def resolve(
         self, collection: str, space: str | None, where: dict[str, Any] | None = None, *, memory_only: bool = False
     ) -> tuple[SpaceRef, SpaceRuntime, np.ndarray | None]:
-        """The space (default when None), loaded and caught up, and the ids its filter allows (None: all).
+        """The space (default when None), loaded and caught up, and the ids its filter allows (None: all)."""
+        state, runtime, allowed = self.resolve_state(collection, space, where, memory_only=memory_only)
+        return state.ref, runtime, allowed
+
+    def resolve_state(
+        self, collection: str, space: str | None, where: dict[str, Any] | None = None, *, memory_only: bool = False
+    ) -> tuple[SpaceState, SpaceRuntime, np.ndarray | None]:
+        """:meth:`resolve` with the whole state read (its data version goes on to the hits' read).
 
         ``memory_only``: answer only from what this process holds (the space loaded and caught up, the
         filter's columns loaded and current) and raise :class:`NeedsWorker` where a load, a catch-up or a
@@ -90,7 +97,7 @@ class QueryPath:
         allowed = self.allowed_ids(state.ref, state.head, where, memory_only=memory_only)  # a 422 before any 409
         if memory_only and where and allowed is None:
             raise NeedsWorker()  # only SQL is exact for this filter
-        return state.ref, self.runtimes.get(state.ref, state.head), allowed
+        return state, self.runtimes.get(state.ref, state.head), allowed
 
     def allowed_ids(
         self, ref: SpaceRef, head: int, where: dict[str, Any] | None, *, memory_only: bool = False

@@ -69,6 +69,9 @@ class SpaceState:
 
     ref: SpaceRef
     head: int
+    version: int | None = None
+    """SQLite's data version this was read under (None on PostgreSQL): a caller hands it to :meth:`HotReads.hit_rows`
+    so one search asks the pragma once."""
 
 
 class HotReads:
@@ -143,6 +146,7 @@ class HotReads:
         with self.cursor() as cur:
             state = self._read_state(cur, collection, space)
         if version is not None:
+            state = replace(state, version=version)
             self._states.put(version, key, state)
         return state
 
@@ -183,13 +187,19 @@ class HotReads:
                 self._schemas[text] = parsed
         return parsed
 
-    def hit_rows(self, ids: Sequence[int], snippet: int) -> dict[int, HitRow]:
+    def hit_rows(self, ids: Sequence[int], snippet: int, version: int | None = None) -> dict[int, HitRow]:
         """What each hit shows (external id, the first ``snippet`` characters or all of the text, metadata);
         a deleted id is absent. On SQLite rows read under the current data version are reused (a row read
-        with a longer snippet, or whole, serves a shorter one)."""
+        with a longer snippet, or whole, serves a shorter one).
+
+        ``version``: the data version the search's :meth:`space_state` was read under, instead of asking
+        the pragma again. Rows remembered under it are as of that moment or later, never older; if a
+        commit has moved the version on since, the cache holds the newer version's rows (or none) and
+        SQL is read."""
         if not ids:
             return {}
-        version = self.data_version()
+        if version is None and not self._pg:
+            version = self.data_version()
         if version is None:
             with self.cursor() as cur:
                 return self._read_rows(cur, ids, snippet)

@@ -25,14 +25,30 @@ from service.store.read_cache import VersionedCache
 from tests.service.conftest import FAST_W2V
 
 
-@pytest.fixture
-def vx(settings: Settings) -> Any:
+def _filled(settings: Settings) -> Any:
     vx = Vecdex(settings)
     vx.collections.create(body=CollectionCreate(name="c"))
     vx.documents.write(
         collection="c",
         documents=[DocumentIn(external_id=f"d{i}", text=f"text number {i} " * 20, metadata={"n": i}) for i in range(5)],
     )
+    return vx
+
+
+@pytest.fixture
+def vx(settings: Settings) -> Any:
+    vx = _filled(settings)
+    yield vx
+    vx.close()
+
+
+@pytest.fixture
+def sqlite_vx(tmp_path: Path, sqlite_url: str) -> Any:
+    """The same on SQLite only: what only SQLite's data version does."""
+    from service.store.migrate import upgrade
+
+    upgrade(sqlite_url)
+    vx = _filled(Settings(data_dir=tmp_path / "data", database_url=sqlite_url, embedded_worker=False))  # type: ignore[arg-type]
     yield vx
     vx.close()
 
@@ -97,9 +113,8 @@ def test_a_commit_by_another_process_is_seen(tmp_path: Path, sqlite_url: str) ->
         vx.close()
 
 
-def test_a_remembered_row_serves_shorter_snippets_only(vx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    if vx.core.db.dialect != "sqlite":
-        pytest.skip("rows are remembered on SQLite only")
+def test_a_remembered_row_serves_shorter_snippets_only(sqlite_vx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    vx = sqlite_vx
     hot = HotReads(vx.core.db)
     ids = _ids(vx)[:1]
     reads = _counting(hot, monkeypatch, "_read_rows")
@@ -131,9 +146,8 @@ def test_space_state_follows_a_status_change_and_a_delete(vx: Any, monkeypatch: 
     hot.close()
 
 
-def test_a_replaced_watching_connection_never_meets_old_versions(vx: Any) -> None:
-    if vx.core.db.dialect != "sqlite":
-        pytest.skip("SQLite's data_version only")
+def test_a_replaced_watching_connection_never_meets_old_versions(sqlite_vx: Any) -> None:
+    vx = sqlite_vx
     hot = HotReads(vx.core.db)
     before = hot.data_version()
     hot.close()  # as after a failed probe: the next one is a new connection counting from 1 again
@@ -153,3 +167,18 @@ def test_versioned_cache_keeps_only_the_newest_version() -> None:
     cache.put(6, "c", 4)
     cache.put(6, "d", 5)  # over capacity: the oldest entry goes
     assert cache.get(6, "b") is None and cache.get(6, "c") == 4 and cache.get(6, "d") == 5
+
+
+def test_a_search_asks_the_data_version_once(vx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state's version goes on to the hits' read; a commit after it still reaches SQL's rows."""
+    vx.spaces.create(collection="c", body=SpaceCreate.model_validate({"name": "w", "embedder": FAST_W2V}))
+    hot = HotReads(vx.core.db)
+    ids = _ids(vx)
+    state = hot.space_state("c", "w")
+    pragmas = _counting(hot, monkeypatch, "data_version")
+    rows = hot.hit_rows(ids, 20, state.version)
+    assert [rows[i].external_id for i in ids] == [f"d{i}" for i in range(5)] and pragmas == []
+    with vx.core.db.engine.begin() as conn:
+        conn.execute(text("UPDATE documents SET text = 'later' WHERE id = :i"), {"i": ids[0]})
+    assert hot.hit_rows(ids, 20)[ids[0]].text == "later"  # a new search: a new version
+    hot.close()
