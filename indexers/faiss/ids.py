@@ -1,4 +1,4 @@
-"""Bookkeeping of a FAISS index: positions <-> document ids, and the readers-writer lock.
+"""Bookkeeping of a FAISS index: positions <-> document ids, and the candidates a search may return.
 
 The FAISS index never sees a document id. Vectors live at internal
 *positions* 0..ntotal-1 in insertion order; :class:`IdTable` maps position ->
@@ -7,15 +7,12 @@ document id (-1 marks a tombstone) and id -> position.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
-__all__ = ["Candidates", "IdTable", "ReadWriteLock", "bitmap_selector"]
+__all__ = ["Candidates", "IdTable", "bitmap_selector"]
 
 DENSE_LOOKUP_MIN = 4_096
 """Lookups of at least this many ids use the dense id -> position array (fewer: binary search)."""
@@ -134,47 +131,6 @@ class IdTable:
         at = np.searchsorted(self._ids, ids[order])
         self._ids = np.insert(self._ids, at, ids[order])
         self._pos = np.insert(self._pos, at, positions[order])
-
-
-class ReadWriteLock:
-    """Many readers or one writer; a waiting writer blocks new readers so it cannot starve."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            try:
-                while self._writer or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
 
 
 @dataclass(frozen=True)

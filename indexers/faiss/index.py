@@ -56,7 +56,8 @@ from ..validation import (
     is_valid_id,
 )
 from . import kinds
-from .ids import Candidates, IdTable, ReadWriteLock, bitmap_selector
+from .ids import Candidates, IdTable, bitmap_selector
+from .rwlock import ReadWriteLock
 from .snapshot import Snapshot, read_snapshot, write_snapshot
 from .subset import flat_storage, pad, results, search_among, sorted_unique
 from .threads import use_threads
@@ -436,7 +437,7 @@ class FaissIndex:
             widen = self._table.live / max(cand.count, 1)
             base = params.ef_search or self._spec.hnsw_ef_search
             ef = min(MAX_EF_SEARCH, math.ceil(max(base, k) * widen))
-            faiss_params = faiss.SearchParametersHNSW(efSearch=max(ef, k), sel=cand.selector)
+            faiss_params = kinds.hnsw_params(max(ef, k), cand.selector)
         else:
             nprobe = params.nprobe or self._spec.ivf_nprobe
             faiss_params = faiss.SearchParametersIVF(nprobe=min(nprobe, self._index.nlist), sel=cand.selector)

@@ -6,6 +6,7 @@ index") and the FAISS constructors that follow them change together.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import faiss
@@ -22,6 +23,7 @@ __all__ = [
     "choose_kind",
     "empty_like",
     "faiss_metric",
+    "hnsw_params",
     "ivf_nlist",
     "min_training_vectors",
     "new_flat",
@@ -124,6 +126,23 @@ def new_hnsw(dim: int, metric: str, spec: IndexSpec) -> faiss.Index:
     index.hnsw.efConstruction = spec.hnsw_ef_construction
     index.hnsw.efSearch = spec.hnsw_ef_search
     return index
+
+
+def hnsw_params(ef_search: int, selector: faiss.IDSelector | None) -> faiss.SearchParametersHNSW:
+    """HNSW search parameters; the unfiltered ones are made once per beam width and shared.
+
+    Why shared: a SWIG constructor gives up the GIL like any FAISS call, and
+    under concurrent searches getting it back is what costs. FAISS only reads
+    its parameters, so threads may search with one object at once.
+    """
+    if selector is None:
+        return _unfiltered_hnsw(ef_search)
+    return faiss.SearchParametersHNSW(efSearch=ef_search, sel=selector)
+
+
+@functools.lru_cache(maxsize=256)
+def _unfiltered_hnsw(ef_search: int) -> faiss.SearchParametersHNSW:
+    return faiss.SearchParametersHNSW(efSearch=ef_search)
 
 
 def new_ivf(quantizer: faiss.Index, dim: int, nlist: int, metric: str, spec: IndexSpec) -> faiss.Index:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from pathlib import Path
 
 import faiss
@@ -18,6 +19,7 @@ __all__ = ["PARALLEL_MIN_QUERIES", "set_faiss_threads", "use_threads"]
 PARALLEL_MIN_QUERIES = 16  # fewer queries than this run on one OpenMP thread
 
 _thread_budget: int | None = None
+_set_here = threading.local()  # the team size this thread last gave OpenMP (see use_threads)
 
 
 def set_faiss_threads(n: int | None) -> None:
@@ -61,11 +63,20 @@ def use_threads(n_queries: int | None = None) -> None:
     budget; small batches use one thread: FAISS parallelises HNSW and IVF over
     queries anyway, and concurrent single-query requests each spawning a team
     is exactly the oversubscription to avoid. ``omp_set_num_threads`` is
-    per-thread, which is why it is set on every call.
+    per-thread, which is why it is checked on every call.
+
+    For searches it is called only when this thread's size changes: like
+    every SWIG call it gives up the GIL, and getting it back under 8
+    concurrent searches cost a tenth of each one's time (py-spy). Builds set
+    it every time (cheap beside a build), so a size someone else gave this
+    thread behind our back never slows a build down.
     """
     global _thread_budget
     if _thread_budget is None:
         _thread_budget = _detect_cpus()
     small = n_queries is not None and n_queries < PARALLEL_MIN_QUERIES
-    faiss.omp_set_num_threads(1 if small else _thread_budget)
+    size = 1 if small else _thread_budget
+    if n_queries is None or getattr(_set_here, "size", None) != size:
+        faiss.omp_set_num_threads(size)
+        _set_here.size = size
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -58,6 +59,8 @@ _ROW_CACHE = 20_000
 """Hit rows remembered on SQLite while the database is unchanged (only snippets and texts up to
 :data:`_ROW_TEXT_MAX` characters: whole long texts are read each time)."""
 _ROW_TEXT_MAX = 2_000
+_SERIALIZED = sqlite3.threadsafety == 3
+"""SQLite built serialized: threads may use one connection at once (else its pragma runs under a lock)."""
 _EPOCH = 1 << 40
 """Versions are ``connection epoch * _EPOCH + data_version``: a replaced watching connection counts
 afresh, and its numbers must never meet the old one's."""
@@ -122,14 +125,23 @@ class HotReads:
         """
         if self._pg:
             return None
-        with self._probe_lock:
-            try:
-                conn = self._probe_connection()
-                row = conn.execute("PRAGMA data_version").fetchone()
-            except Exception:
-                self._close_probe()
-                raise
-            return self._probe_epoch * _EPOCH + int(row[0])
+        with self._probe_lock:  # to open (or reopen) the connection; SQL under it only where SQLite is not serialized
+            conn = self._probe_connection()
+            epoch = self._probe_epoch
+            if not _SERIALIZED:
+                return epoch * _EPOCH + self._ask_version(conn)
+        # Concurrent searches ask on the one connection at once. Asking under the lock made each
+        # search wait for the one before it to get the GIL back after SQLite.
+        return epoch * _EPOCH + self._ask_version(conn)
+
+    def _ask_version(self, conn: Any) -> int:
+        try:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+        except Exception:
+            with self._probe_lock if _SERIALIZED else contextlib.nullcontext():
+                if self._probe is conn:
+                    self._close_probe()
+            raise
 
     def space_state(self, collection: str, space: str | None) -> SpaceState:
         """Collection + space (the default one when ``space`` is None) + change-log head, in one statement

@@ -182,3 +182,31 @@ def test_a_search_asks_the_data_version_once(vx: Any, monkeypatch: pytest.Monkey
         conn.execute(text("UPDATE documents SET text = 'later' WHERE id = :i"), {"i": ids[0]})
     assert hot.hit_rows(ids, 20)[ids[0]].text == "later"  # a new search: a new version
     hot.close()
+
+
+def test_threads_asking_the_version_at_once_all_see_a_commit(sqlite_vx: Any) -> None:
+    """The pragma runs outside the probe's lock (SQLite is serialized): concurrent askers get one right answer."""
+    import threading
+
+    vx = sqlite_vx
+    hot = HotReads(vx.core.db)
+    before = hot.data_version()
+    with vx.core.db.engine.begin() as conn:
+        conn.execute(text("UPDATE documents SET text = 'moved' WHERE id = :i"), {"i": _ids(vx)[0]})
+    answers: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            answers.extend(hot.data_version() for _ in range(200))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(answers) == 1600
+    assert before is not None and len(set(answers)) == 1 and answers[0] is not None and answers[0] > before
+    hot.close()
