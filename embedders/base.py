@@ -236,6 +236,19 @@ class SupportsPreflight(Protocol):
 
 
 @runtime_checkable
+class AnalyzesText(Protocol):
+    """Text families show how they cut a text: the very tokens they train and query on.
+
+    Why: a model can only be as good as its tokens, and a user tuning stop words, a user
+    dictionary or phrases needs to see the effect (``POST .../analyze``) without training.
+    """
+
+    def analyze(self, text: str) -> list[str]:
+        """The tokens of ``text``, in order, as this space sees them (empty: nothing left)."""
+        ...
+
+
+@runtime_checkable
 class KeywordScoring(Protocol):
     """Families searched by text through an index of their own instead of vectors (bm25).
 

@@ -53,7 +53,7 @@ class BM25Embedder:
     """
 
     type: ClassVar[str] = "bm25"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.KEYWORD})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.KEYWORD, Capability.ANALYZE_TEXT})
     trainable: ClassVar[bool] = trains(capabilities)
     keyword: ClassVar[bool] = True
     """Kept for callers of :func:`is_keyword`; new code asks for Capability.KEYWORD."""
@@ -74,6 +74,9 @@ class BM25Embedder:
     @property
     def tokenizer(self) -> Tokenizer:
         return self._tokenizer
+
+    def analyze(self, text: str) -> list[str]:
+        return self._tokenizer.tokenize(text)
 
     def fit(self, corpus: Any, progress: Progress | None = None) -> BM25Embedder:
         return self

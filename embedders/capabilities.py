@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from embedders.base import (
     AcceptsVectors,
+    AnalyzesText,
     ContextualTokens,
     HasTrainedVectors,
     KeywordScoring,
@@ -60,6 +61,9 @@ class Capability(StrEnum):
     PREFLIGHT = "preflight"
     """``preflight(corpus)`` raises cheaply what a build would fail with (:class:`SupportsPreflight`)."""
 
+    ANALYZE_TEXT = "analyze_text"
+    """``analyze(text)`` shows the tokens the family trains and queries on (:class:`AnalyzesText`)."""
+
 
 TRAINING: frozenset[Capability] = frozenset({Capability.TRAIN_CORPUS, Capability.TRAIN_INTERACTIONS})
 """Either way of training; a family with one of them is ``trainable`` (builds produce generations)."""
@@ -72,6 +76,7 @@ PROTOCOLS: dict[Capability, type] = {
     Capability.KEYWORD: KeywordScoring,
     Capability.GIVEN_VECTORS: AcceptsVectors,
     Capability.PREFLIGHT: SupportsPreflight,
+    Capability.ANALYZE_TEXT: AnalyzesText,
 }
 """The typed interface behind each capability that has one (runtime-checkable protocols)."""
 

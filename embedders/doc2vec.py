@@ -126,7 +126,7 @@ class Doc2VecEmbedder:
 
     type: ClassVar[str] = "doc2vec"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.EMBED_TEXT, Capability.TRAIN_CORPUS, Capability.TRAINED_VECTORS, Capability.PREFLIGHT}
+        {Capability.EMBED_TEXT, Capability.TRAIN_CORPUS, Capability.TRAINED_VECTORS, Capability.PREFLIGHT, Capability.ANALYZE_TEXT}
     )
     trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = Doc2VecSpec
@@ -151,6 +151,9 @@ class Doc2VecEmbedder:
     @property
     def tokenizer(self) -> Tokenizer:
         return self._tokenizer
+
+    def analyze(self, text: str) -> list[str]:
+        return self._tokenizer.tokenize(text)
 
     def preflight(self, corpus: Corpus) -> None:
         """Raise what :meth:`fit` would raise for this corpus (CorpusTooSmall, EmptyVocabulary), cheaply."""

@@ -14,9 +14,7 @@ and decimal points kept) -> case folding -> length and stop-word filters.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
@@ -24,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from .cjk import HAN, chinese_stopwords, is_han_word, normalise_user_words, segment_han, user_word_pattern
 from .strict_numbers import numbers_are_not_booleans
 
 # gensim's English stop-word list (gensim.parsing.preprocessing.STOPWORDS, the
@@ -65,10 +64,7 @@ CONTENT_WORDS_KEPT: frozenset[str] = frozenset(
 ENGLISH_STOPWORDS: frozenset[str] = GENSIM_STOPWORDS - CONTENT_WORDS_KEPT
 """The list used for ``stopwords="english"``: gensim's, minus :data:`CONTENT_WORDS_KEPT`."""
 
-# Han ideographs (CJK unified + extensions A-G, compatibility ideographs) and the
-# iteration mark 〇/々: the scripts written without spaces that jieba segments.
-_HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_HAN_RUNS = re.compile(f"([{_HAN}]+)")
+_HAN_RUNS = re.compile(f"([{HAN}]+)")
 
 # Apostrophe and hyphen look-alikes that NFKC leaves alone; mapped to ASCII so
 # "don’t" and "don't" are one token.
@@ -106,27 +102,6 @@ def _word_pattern(split_hyphens: bool) -> re.Pattern[str]:
     return re.compile(f"{char}+(?:(?:[{joiners}]|(?<=\\d)[.,](?=\\d)){char}+)*")
 
 
-_jieba_lock = threading.Lock()
-_jieba: Any = None
-
-
-def _segment_han(run: str) -> list[str]:
-    """Segment a run of Han characters into words with jieba (imported on first use)."""
-    global _jieba
-    if _jieba is None:
-        with _jieba_lock:
-            if _jieba is None:
-                import jieba
-
-                # jieba announces its dictionary loading on its own logger (and
-                # stderr); silence it, and load now so the first query is not slow.
-                jieba.setLogLevel(logging.WARNING)
-                jieba.default_logger.setLevel(logging.WARNING)
-                jieba.initialize()
-                _jieba = jieba
-    return _jieba.lcut(run, HMM=True)
-
-
 class TokenizerSpec(BaseModel):
     """How text becomes tokens; stored inside every embedder spec so a saved model
     tokenizes queries exactly as it tokenized its training corpus."""
@@ -135,8 +110,12 @@ class TokenizerSpec(BaseModel):
     _numbers_are_not_booleans = numbers_are_not_booleans()
 
     lowercase: StrictBool = Field(True, description="Unicode case folding (casefold), so 'STRASSE' matches 'straße'.")
-    stopwords: Literal["none", "english"] | list[str] = Field(
-        "none", description="'english' (gensim's list less its content words), 'none', or a list of words to drop."
+    stopwords: Literal["none", "english", "chinese", "english+chinese"] | list[str] = Field(
+        "none",
+        description=(
+            "'english' (gensim's list less its content words), 'chinese' (stopwords-iso's zh list: 的, 是, 和, 了 ...), "
+            "'english+chinese', 'none', or a list of words to drop."
+        ),
     )
     min_length: int = Field(1, ge=1, le=100, description="Drop tokens shorter than this (in characters).")
     max_length: int = Field(64, ge=1, le=10_000, description="Drop longer tokens (URLs, base64 blobs, hashes).")
@@ -144,6 +123,25 @@ class TokenizerSpec(BaseModel):
     split_hyphens: StrictBool = Field(False, description="Cut 'south-west' into 'south', 'west' instead of one token.")
     strip_possessive: StrictBool = Field(True, description="\"Sydney's\" -> 'sydney', so possessives share a vector.")
     segment_cjk: StrictBool = Field(True, description="Segment Han text with jieba; otherwise each character is a token.")
+    user_words: list[str] = Field(
+        default_factory=list,
+        max_length=20_000,
+        description=(
+            "Han terms segmentation keeps whole (a user dictionary for this space only: 词向量, 大语言模型); "
+            "found first, longest match, and jieba cuts only the text between them."
+        ),
+    )
+
+    @field_validator("user_words")
+    @classmethod
+    def _han_user_words(cls, value: list[str]) -> list[str]:
+        for i, word in enumerate(normalise_user_words([w]) for w in value):
+            if len(word) != 1 or not is_han_word(word[0]) or len(word[0]) > 64:
+                raise ValueError(
+                    f"user_words[{i}] must be 1-64 Han characters (other scripts are split at spaces already), "
+                    f"got {value[i][:70]!r}"
+                )
+        return normalise_user_words(value)
 
     @field_validator("stopwords")
     @classmethod
@@ -172,12 +170,14 @@ class Tokenizer:
     def __init__(self, spec: TokenizerSpec | None = None) -> None:
         self.spec = spec or TokenizerSpec()
         self._words = _word_pattern(self.spec.split_hyphens)
-        if self.spec.stopwords == "english":
-            self._stop: frozenset[str] = ENGLISH_STOPWORDS
-        elif self.spec.stopwords == "none":
-            self._stop = frozenset()
+        stop = self.spec.stopwords
+        if isinstance(stop, list):
+            self._stop: frozenset[str] = frozenset(stop)
         else:
-            self._stop = frozenset(self.spec.stopwords)
+            self._stop = frozenset().union(
+                *(ENGLISH_STOPWORDS if name == "english" else chinese_stopwords() for name in stop.split("+") if name != "none")
+            )
+        self._user_words = user_word_pattern(tuple(self.spec.user_words))
 
     def tokenize(self, text: str) -> list[str]:
         """Tokens of one text, in order; an empty list when nothing is left."""
@@ -192,7 +192,7 @@ class Tokenizer:
             if not part:
                 continue
             if i % 2:
-                raw.extend(_segment_han(part) if spec.segment_cjk else part)
+                raw.extend(segment_han(part, self._user_words) if spec.segment_cjk else part)
             else:
                 raw.extend(self._words.findall(part))
         out: list[str] = []

@@ -155,7 +155,7 @@ class Word2VecEmbedder:
 
     type: ClassVar[str] = "word2vec"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.EMBED_TEXT, Capability.TRAIN_CORPUS, Capability.WORD_VECTORS, Capability.PREFLIGHT}
+        {Capability.EMBED_TEXT, Capability.TRAIN_CORPUS, Capability.WORD_VECTORS, Capability.PREFLIGHT, Capability.ANALYZE_TEXT}
     )
     trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = Word2VecSpec
@@ -180,6 +180,9 @@ class Word2VecEmbedder:
     @property
     def tokenizer(self) -> Tokenizer:
         return self._tokenizer
+
+    def analyze(self, text: str) -> list[str]:
+        return self._tokenizer.tokenize(text)
 
     @property
     def vocabulary_size(self) -> int:

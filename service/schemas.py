@@ -302,6 +302,19 @@ class TokensRequest(BaseModel):
     vectors: StrictBool = Field(True, description="Include the vectors themselves.")
 
 
+class AnalyzeRequest(BaseModel):
+    """Ask a text space how it cuts a text into tokens (stop words, user words, segmentation applied)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=100_000)
+
+
+class AnalyzeResponse(BaseModel):
+    space: str
+    tokens: list[str]
+
+
 class TokenVector(BaseModel):
     token: str
     vector: list[float] | None = None

@@ -41,7 +41,9 @@ class BertEmbedder:
     """Transformer sentence embeddings with whole-document window pooling."""
 
     type: ClassVar[str] = "bert"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EMBED_TEXT, Capability.PREFLIGHT})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.EMBED_TEXT, Capability.PREFLIGHT, Capability.ANALYZE_TEXT}
+    )
     trainable: ClassVar[bool] = trains(capabilities)
     spec_class: ClassVar[type[EmbedderSpec]] = BertSpec
 
@@ -57,6 +59,12 @@ class BertEmbedder:
         # HuggingFace fast tokenizers are not thread-safe ("Already borrowed" when two threads use one):
         # a space's calls take turns from windowing to the end of encode; other spaces are not held up.
         self._call_lock = threading.Lock()
+
+    def analyze(self, text: str) -> list[str]:
+        """The model's own word pieces of the whole text (a long document is embedded in windows of these)."""
+        model = self.model()
+        with self._call_lock:
+            return list(model.tokenizer.tokenize(text))
 
     # --- model -------------------------------------------------------------------
 

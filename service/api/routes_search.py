@@ -1,4 +1,4 @@
-"""Search, "more like this", compare, hybrid, word neighbours, analogies and contextual tokens."""
+"""Search, "more like this", compare, hybrid, word neighbours, analogies, contextual tokens and text analysis."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from ..schemas import (
     AnalogyRequest,
     AnalogyResponse,
+    AnalyzeRequest,
+    AnalyzeResponse,
     CompareRequest,
     CompareResponse,
     HybridRequest,
@@ -71,3 +73,11 @@ async def analogy(name: str, space: str, body: AnalogyRequest, vx: VecdexDep) ->
 async def contextual_tokens(name: str, space: str, body: TokensRequest, vx: VecdexDep) -> ModelResponse:
     """Contextual vectors of each token of a sentence in a bilstm space (the same word differs by context)."""
     return await answer(vx.queries.tokens, collection=name, space=space, body=body)
+
+
+@router.post("/collections/{name}/spaces/{space}/analyze", response_model=AnalyzeResponse, operation_id="analyze_text", responses=QUERY_ERRORS)
+async def analyze_text(name: str, space: str, body: AnalyzeRequest, vx: VecdexDep) -> ModelResponse:
+    """The tokens a text space makes of a text (its stop words, user words and segmentation applied):
+    `{"text": "词向量是大语言模型的基础"}` -> `{"tokens": ["词向量", "大语言模型", "基础"]}` with Chinese stop words
+    and those two user words. Spaces of families that do not read text (item2vec, vectors) answer 422."""
+    return await answer(vx.queries.analyze, collection=name, space=space, body=body)

@@ -7,7 +7,7 @@ are public (the probes), and a route nobody classified must not slip through as 
 
 Scopes nest (admin > write > read):
 
-- ``read``: reads and queries — GETs, search, compare, hybrid, similar, recommend, words, tokens,
+- ``read``: reads and queries — GETs, search, compare, hybrid, similar, recommend, words, tokens, analyze,
   stored evaluations, jobs, /metrics.
 - ``write``: what changes a collection's data — document and interaction upserts and deletes.
 - ``admin``: what changes the service's shape or queues heavy work — collections create/delete,
@@ -88,6 +88,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{C}/spaces/{{space}}/words/{{word}}/neighbors"): READ,
     ("POST", f"{C}/spaces/{{space}}/words/analogy"): READ,
     ("POST", f"{C}/spaces/{{space}}/tokens"): READ,
+    ("POST", f"{C}/spaces/{{space}}/analyze"): READ,
     # recommendations
     ("POST", f"{C}/recommend"): READ,
     ("POST", f"{C}/users/{{user}}/recommend"): READ,

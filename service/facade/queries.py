@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..schemas import (
     AnalogyRequest,
+    AnalyzeRequest,
+    AnalyzeResponse,
     AnalogyResponse,
     CompareRequest,
     CompareResponse,
@@ -80,6 +82,11 @@ class Queries:
     def analogy(self, *, collection: str, space: str, body: AnalogyRequest) -> AnalogyResponse:
         space_name, results = self._searcher.analogy(collection, space, body.positive, body.negative, body.k)
         return AnalogyResponse(space=space_name, results=results)
+
+    def analyze(self, *, collection: str, space: str, body: AnalyzeRequest) -> AnalyzeResponse:
+        """How a text space cuts this text into the tokens it trains and queries on."""
+        space_name, tokens = self._searcher.analyze(collection, space, body.text)
+        return AnalyzeResponse(space=space_name, tokens=tokens)
 
     def tokens(self, *, collection: str, space: str, body: TokensRequest) -> TokensResponse:
         """Contextual vectors (and nearest words) of each token of a sentence in a bilstm space."""

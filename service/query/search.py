@@ -190,6 +190,9 @@ class Searcher:
     ) -> tuple[str, list[TokenVector]]:
         return self.words.contextual_tokens(collection_name, space_name, text, neighbors, with_vectors)
 
+    def analyze(self, collection_name: str, space_name: str, text: str) -> tuple[str, list[str]]:
+        return self.words.analyze(collection_name, space_name, text)
+
     def word_neighbors(self, collection_name: str, space_name: str, word: str, k: int) -> tuple[str, list[WordScore]]:
         return self.words.word_neighbors(collection_name, space_name, word, k)
 

@@ -1,7 +1,7 @@
-"""Queries about a space's words and tokens: neighbours, analogies, contextual token vectors.
+"""Queries about a space's words and tokens: neighbours, analogies, contextual token vectors, analysis.
 
 Which spaces answer them is a capability of the family (WORD_VECTORS,
-CONTEXTUAL_TOKENS), never its type name.
+CONTEXTUAL_TOKENS, ANALYZE_TEXT), never its type name.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ class WordQueries:
         check_k(k, self._path.max_k)
         ref, model = self._model(collection, space, Capability.WORD_VECTORS, "word vectors")
         return ref.name, [WordScore(word=w, score=s) for w, s in model.analogy(positive, negative, k)]
+
+    def analyze(self, collection: str, space: str, text: str) -> tuple[str, list[str]]:
+        """The tokens the space trains and queries on for this text (the family's ANALYZE_TEXT)."""
+        ref, model = self._model(collection, space, Capability.ANALYZE_TEXT, "text analysis")
+        return ref.name, model.analyze(text)
 
     def contextual_tokens(
         self, collection: str, space: str, text: str, neighbors: int, with_vectors: bool

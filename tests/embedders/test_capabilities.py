@@ -54,8 +54,13 @@ def test_known_declarations() -> None:
     assert Capability.TRAIN_CORPUS not in capabilities("bert") and Capability.EMBED_TEXT in capabilities("bert")
     assert capabilities("item2vec") >= {Capability.TRAIN_INTERACTIONS, Capability.TRAINED_VECTORS}
     assert Capability.EMBED_TEXT not in capabilities("item2vec")
-    assert capabilities("bm25") == {Capability.KEYWORD}
+    assert capabilities("bm25") == {Capability.KEYWORD, Capability.ANALYZE_TEXT}
     assert capabilities("vectors") == {Capability.GIVEN_VECTORS}
+    # Every family that reads text shows its tokens; those that do not read text do not pretend to.
+    for family in ("word2vec", "doc2vec", "bert", "bm25"):
+        assert Capability.ANALYZE_TEXT in capabilities(family), family
+    for family in ("item2vec", "vectors"):
+        assert Capability.ANALYZE_TEXT not in capabilities(family), family
 
 
 def test_has_accepts_type_spec_class_and_instance() -> None:
@@ -73,7 +78,7 @@ def test_capability_values_are_stable_strings() -> None:
     assert Capability.KEYWORD == "keyword_scoring"
     assert {c.value for c in Capability} >= {
         "embed_text", "train_corpus", "train_interactions", "trained_vectors", "word_vectors",
-        "contextual_tokens", "keyword_scoring", "given_vectors",
+        "contextual_tokens", "keyword_scoring", "given_vectors", "analyze_text",
     }
 
 

@@ -125,3 +125,43 @@ def test_spec_validation() -> None:
     with pytest.raises(ValidationError):
         spec.lowercase = False  # type: ignore[misc]
     assert TokenizerSpec.model_validate(spec.model_dump()) == spec
+
+
+# --- Chinese: stop words and a space's own dictionary ---------------------------------------------
+
+
+def test_chinese_stopwords_drop_function_words_only() -> None:
+    text = "词向量是语言模型的基础，我们和你了解了。"
+    kept = Tokenizer(TokenizerSpec(stopwords="chinese")).tokenize(text)
+    everything = Tokenizer().tokenize(text)
+    for function_word in ("是", "的", "和", "了", "我们"):
+        assert function_word in everything and function_word not in kept
+    assert {"向量", "语言", "模型", "基础"} <= set(kept)
+
+
+def test_english_plus_chinese_stopwords() -> None:
+    tokens = Tokenizer(TokenizerSpec(stopwords="english+chinese")).tokenize("The model 的 基础 of words")
+    assert tokens == ["model", "基础", "words"]
+
+
+def test_user_words_are_kept_whole_longest_first() -> None:
+    text = "大语言模型和语言模型都用词向量。"
+    assert "词向量" not in Tokenizer().tokenize(text)  # jieba's own dictionary splits it: the reason for user words
+    spec = TokenizerSpec(user_words=["语言模型", "大语言模型", "词向量"])
+    tokens = Tokenizer(spec).tokenize(text)
+    assert tokens[0] == "大语言模型" and "语言模型" in tokens and "词向量" in tokens
+    assert "".join(tokens) == "大语言模型和语言模型都用词向量"  # nothing lost between the user words
+
+
+def test_user_words_do_not_leak_into_other_tokenizers() -> None:
+    Tokenizer(TokenizerSpec(user_words=["词向量"])).tokenize("词向量")
+    assert "词向量" not in Tokenizer().tokenize("训练词向量")  # jieba's process-wide dictionary untouched
+
+
+def test_user_words_are_validated_and_normalised() -> None:
+    spec = TokenizerSpec(user_words=["词向量", " 词向量 ", "大语言模型"])
+    assert spec.user_words == ["大语言模型", "词向量"]  # NFKC, stripped, deduplicated, sorted: one stored form
+    with pytest.raises(ValidationError, match=r"user_words\[1\]"):
+        TokenizerSpec(user_words=["词向量", "word2vec"])
+    with pytest.raises(ValidationError, match=r"user_words\[0\]"):
+        TokenizerSpec(user_words=[""])

@@ -56,6 +56,9 @@ def test_paraphrased_queries_find_their_documents(bert_collection: TestClient) -
         r = client.post("/collections/para/search", json={"query": query, "k": 3, "space": "bert"})
         assert r.status_code == 200, r.text
         assert r.json()["hits"][0]["external_id"] == f"d{i}", (query, r.json()["hits"])
+    # analyze shows the model's own word pieces (lower-cased, a rare word split into pieces)
+    r = client.post("/collections/para/spaces/bert/analyze", json={"text": "Bushfires near Sydney"})
+    assert r.status_code == 200 and r.json()["tokens"][0] == "bush" and "##fires" in r.json()["tokens"], r.text
 
 
 def test_updates_embed_only_changed_text(bert_collection: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
