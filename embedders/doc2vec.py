@@ -32,9 +32,11 @@ from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, ModelFileError, NotFitted
 from embedders.storage import load_array, read_manifest, spec_from_manifest, write_manifest
-from embedders.tokenizer import Tokenizer, TokenizerSpec
+from embedders.phrases import PhrasedTokenizer, PhrasesSpec, learn_phrases, read_phrases, write_phrases
+from embedders.tokenizer import TextTokenizer, Tokenizer, TokenizerSpec
 from embedders.training import (
     MATERIALIZE_LIMIT,
+    TokenizedCorpus,
     check_corpus_length,
     check_vocabulary,
     default_workers,
@@ -95,6 +97,9 @@ class Doc2VecSpec(EmbedderSpec):
         default_factory=lambda: TokenizerSpec(stopwords="english"),
         description="Stop words removed by default (better on the Lee benchmark, see above).",
     )
+    phrases: PhrasesSpec | None = Field(
+        None, description="Learn frequent word pairs from the corpus (gensim Phrases) and use them as one token; null: off."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Doc2VecSpec:
@@ -108,7 +113,7 @@ class Doc2VecSpec(EmbedderSpec):
 class _TaggedStream:
     """Re-iterable TaggedDocuments for corpora too large to hold tokenized in memory."""
 
-    def __init__(self, corpus: Corpus, tokenizer: Tokenizer, tag_of: dict[int, int]) -> None:
+    def __init__(self, corpus: Corpus, tokenizer: TextTokenizer, tag_of: dict[int, int]) -> None:
         self._corpus, self._tokenizer, self._tag_of = corpus, tokenizer, tag_of
 
     def __iter__(self) -> Iterator[Any]:
@@ -133,7 +138,7 @@ class Doc2VecEmbedder:
 
     def __init__(self, spec: Doc2VecSpec | None = None) -> None:
         self.spec: Doc2VecSpec = spec or Doc2VecSpec()
-        self._tokenizer = Tokenizer(self.spec.tokenizer)
+        self._tokenizer: Tokenizer | PhrasedTokenizer = Tokenizer(self.spec.tokenizer)
         self._model: Any = None
         self._trained_ids: np.ndarray | None = None  # int64, tag position -> SQL id
         self._tag_of: dict[int, int] = {}
@@ -149,7 +154,7 @@ class Doc2VecEmbedder:
         return "cosine"
 
     @property
-    def tokenizer(self) -> Tokenizer:
+    def tokenizer(self) -> Tokenizer | PhrasedTokenizer:
         return self._tokenizer
 
     def analyze(self, text: str) -> list[str]:
@@ -166,6 +171,9 @@ class Doc2VecEmbedder:
         progress = progress or NullProgress()
         spec = self.spec
         check_corpus_length(corpus)
+        if spec.phrases is not None:  # learned on the plain tokens, then trained on with pairs joined
+            base = Tokenizer(spec.tokenizer)
+            self._tokenizer = PhrasedTokenizer(base, learn_phrases(TokenizedCorpus(corpus, base), spec.phrases))
 
         # Dense tags 0..n-1 (gensim sizes its array by the largest int tag, and SQL
         # ids can be huge); documents sharing an id share a tag.
@@ -264,12 +272,16 @@ class Doc2VecEmbedder:
         # sep_limit=0: every array goes to its own .npy, so load can memory-map them.
         model.save(str(directory / model_path), sep_limit=0)
         np.save(directory / IDS_FILE, self._trained_ids)
+        files = {"model": model_path, "trained_ids": IDS_FILE}
+        if isinstance(self._tokenizer, PhrasedTokenizer):
+            files["phrases"] = "phrases.json"
+            write_phrases(directory, files["phrases"], self._tokenizer.phrasegrams)
         write_manifest(
             directory,
             spec=self.spec,
             dim=self.dim,
             metric=self.metric,
-            files={"model": model_path, "trained_ids": IDS_FILE},
+            files=files,
             packages=("gensim",),
             extra={"vocabulary_size": len(model.wv), "trained_documents": len(self._trained_ids)},
         )
@@ -289,6 +301,12 @@ class Doc2VecEmbedder:
         if model.vector_size != spec.dim or len(model.dv) != len(ids):
             raise ModelFileError(f"{directory}: model does not match its manifest", field="directory")
         self = cls(spec)
+        if "phrases" in manifest["files"]:
+            try:
+                grams = read_phrases(directory, manifest["files"]["phrases"])
+            except (KeyError, TypeError, ValueError, OSError) as exc:
+                raise ModelFileError(f"{directory}: phrases file is garbled: {exc}", field="directory") from exc
+            self._tokenizer = PhrasedTokenizer(Tokenizer(spec.tokenizer), grams)
         self._model, self._trained_ids = model, ids
         self._tag_of = {int(doc_id): tag for tag, doc_id in enumerate(ids) if doc_id >= 0}
         return self

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
@@ -100,6 +100,13 @@ def _word_pattern(split_hyphens: bool) -> re.Pattern[str]:
     char = f"[\\w{_combining_marks()}]"  # underscores are turned into spaces before matching
     joiners = "'" if split_hyphens else "'\\-"
     return re.compile(f"{char}+(?:(?:[{joiners}]|(?<=\\d)[.,](?=\\d)){char}+)*")
+
+
+class TextTokenizer(Protocol):
+    """What training and embedding need of a tokenizer: the shared :class:`Tokenizer`, or one that also
+    joins learned phrases (:class:`embedders.phrases.PhrasedTokenizer`)."""
+
+    def tokenize(self, text: str) -> list[str]: ...
 
 
 class TokenizerSpec(BaseModel):

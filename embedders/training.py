@@ -16,7 +16,7 @@ from typing import Any
 
 from embedders.base import Corpus, NullProgress, Progress
 from embedders.errors import CorpusTooSmall, EmptyVocabulary
-from embedders.tokenizer import Tokenizer
+from embedders.tokenizer import TextTokenizer
 
 MAX_DEFAULT_WORKERS = 8
 """gensim's throughput stops growing at a handful of threads; more only contends."""
@@ -34,7 +34,7 @@ def default_workers() -> int:
 class TokenizedCorpus:
     """Re-iterable token lists of a :class:`Corpus` (gensim makes several passes)."""
 
-    def __init__(self, corpus: Corpus, tokenizer: Tokenizer) -> None:
+    def __init__(self, corpus: Corpus, tokenizer: TextTokenizer) -> None:
         self._corpus = corpus
         self._tokenizer = tokenizer
 
@@ -58,7 +58,7 @@ class CorpusStats:
 
 
 def prepare_corpus(
-    corpus: Corpus, tokenizer: Tokenizer, progress: Progress
+    corpus: Corpus, tokenizer: TextTokenizer, progress: Progress
 ) -> tuple[list[list[str]] | TokenizedCorpus, CorpusStats]:
     """Tokenize and scan a corpus once (progress phase "vocabulary", per document).
 
@@ -131,7 +131,7 @@ def check_vocabulary(stats: CorpusStats, min_count: int) -> None:
         )
 
 
-def preflight_corpus(corpus: Corpus, tokenizer: Tokenizer, min_count: int) -> CorpusStats:
+def preflight_corpus(corpus: Corpus, tokenizer: TextTokenizer, min_count: int) -> CorpusStats:
     """The checks ``fit`` starts with, without training: one tokenizing pass, nothing kept.
 
     The service runs this inside the create-space request for small collections, so

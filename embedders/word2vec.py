@@ -34,8 +34,10 @@ from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.capabilities import Capability, trains
 from embedders.errors import EmptyText, InvalidParameter, ModelFileError, NotFitted, OutOfVocabulary
 from embedders.storage import load_array, read_manifest, spec_from_manifest, write_manifest
+from embedders.phrases import PhrasedTokenizer, PhrasesSpec, learn_phrases, read_phrases, write_phrases
 from embedders.tokenizer import Tokenizer, TokenizerSpec
 from embedders.training import (
+    TokenizedCorpus,
     check_corpus_length,
     check_vocabulary,
     default_workers,
@@ -104,6 +106,13 @@ class Word2VecSpec(EmbedderSpec):
         default_factory=lambda: TokenizerSpec(stopwords="english"),
         description="Stop words removed by default: function words crowd the context windows of a small corpus.",
     )
+    phrases: PhrasesSpec | None = Field(
+        None,
+        description=(
+            "Learn frequent word pairs from the corpus (gensim Phrases) and train and query on them as one token "
+            "(new_york, 语言_模型); null: off."
+        ),
+    )
 
     @model_validator(mode="after")
     def _alpha_decays(self) -> Word2VecSpec:
@@ -162,7 +171,7 @@ class Word2VecEmbedder:
 
     def __init__(self, spec: Word2VecSpec | None = None) -> None:
         self.spec: Word2VecSpec = spec or Word2VecSpec()
-        self._tokenizer = Tokenizer(self.spec.tokenizer)
+        self._tokenizer: Tokenizer | PhrasedTokenizer = Tokenizer(self.spec.tokenizer)
         self._pooling: _Pooling | None = None
         self._kv: KeyedVectors | None = None
         self._kv_lock = threading.Lock()
@@ -178,7 +187,7 @@ class Word2VecEmbedder:
         return "cosine"
 
     @property
-    def tokenizer(self) -> Tokenizer:
+    def tokenizer(self) -> Tokenizer | PhrasedTokenizer:
         return self._tokenizer
 
     def analyze(self, text: str) -> list[str]:
@@ -203,6 +212,9 @@ class Word2VecEmbedder:
         progress = progress or NullProgress()
         spec = self.spec
         check_corpus_length(corpus)
+        if spec.phrases is not None:  # learned on the plain tokens, then trained on with pairs joined
+            base = Tokenizer(spec.tokenizer)
+            self._tokenizer = PhrasedTokenizer(base, learn_phrases(TokenizedCorpus(corpus, base), spec.phrases))
         docs, stats = prepare_corpus(corpus, self._tokenizer, progress)
         check_vocabulary(stats, spec.min_count)
 
@@ -286,6 +298,9 @@ class Word2VecEmbedder:
             "doc_freqs": [int(d) for d in pooling.doc_freqs],
         }
         (directory / files["vocabulary"]).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        if isinstance(self._tokenizer, PhrasedTokenizer):
+            files["phrases"] = "phrases.json"
+            write_phrases(directory, files["phrases"], self._tokenizer.phrasegrams)
         write_manifest(
             directory,
             spec=self.spec,
@@ -324,6 +339,11 @@ class Word2VecEmbedder:
         ):
             raise ModelFileError(f"{directory}: array shapes do not match the vocabulary and spec", field="directory")
         self = cls(spec)
+        if "phrases" in files:
+            try:
+                self._tokenizer = PhrasedTokenizer(Tokenizer(spec.tokenizer), read_phrases(directory, files["phrases"]))
+            except (KeyError, TypeError, ValueError, OSError) as exc:
+                raise ModelFileError(f"{directory}: phrases file is garbled: {exc}", field="directory") from exc
         self._pooling = _Pooling(
             words=words,
             key_to_index={w: i for i, w in enumerate(words)},
@@ -391,9 +411,10 @@ class Word2VecEmbedder:
         if weighting == "sif":
             if corpus is None:
                 raise InvalidParameter("SIF needs the training corpus for its principal component", field="corpus")
-            docs, _ = prepare_corpus(corpus, Tokenizer(spec.tokenizer), NullProgress())
+            docs, _ = prepare_corpus(corpus, self._tokenizer, NullProgress())
             new = _with_component(new, _first_component(new, docs, NullProgress()))
         other = type(self)(spec)
+        other._tokenizer = self._tokenizer
         other._pooling = new
         return other
 
