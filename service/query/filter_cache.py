@@ -42,6 +42,8 @@ from sqlalchemy.orm import Session
 from ..store.db import Database
 from ..store.filter_tree import Node
 from ..store.models import Change, Document
+from indexers.masked_ids import id_mask
+
 from .filter_columns import MetadataColumns, NotExact
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ LOAD_BATCH = 10_000
 """Rows per fetch when loading a collection, and changes per read when catching up (bounded memory per round trip)."""
 ID_CHUNK = 1_000
 """Document ids per ``IN`` list when re-reading changed documents (SQLite caps bound parameters)."""
+RESULT_BYTES = 64 << 20
+"""Bytes of filter answers remembered per collection (a broad filter at 1M documents is ~8 MB)."""
 
 
 @dataclass
@@ -66,6 +70,33 @@ class _Copy:
     refresh: threading.Lock = field(default_factory=threading.Lock)
     data: threading.Lock = field(default_factory=threading.Lock)
     loader: threading.Thread | None = None
+    results: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
+    """Answers to filters asked since the columns last changed (emptied, under ``data``, whenever they do)."""
+    result_bytes: int = 0
+
+    def changed(self) -> None:
+        """The columns moved on: no remembered answer holds any more (call under ``data``)."""
+        self.results.clear()
+        self.result_bytes = 0
+
+    def remember(self, key: str, answer: np.ndarray) -> None:
+        """Keep an answer (read-only from now on: callers share it), least recently used out first."""
+        size = answer.nbytes + sum(a.nbytes for a in _masks_of(answer))
+        if size > RESULT_BYTES // 4:
+            return
+        answer.flags.writeable = False
+        for mask in _masks_of(answer):
+            mask.flags.writeable = False
+        self.results[key] = answer
+        self.result_bytes += size
+        while self.result_bytes > RESULT_BYTES:
+            _, old = self.results.popitem(last=False)
+            self.result_bytes -= old.nbytes + sum(a.nbytes for a in _masks_of(old))
+
+
+def _masks_of(answer: np.ndarray) -> list[np.ndarray]:
+    found = id_mask(answer)
+    return [] if found is None else [found[1]]
 
 
 def _collection_of(ref: Any) -> tuple[int, str]:
@@ -132,12 +163,19 @@ class FilterColumnsCache:
                             self._load(session, collection_id, copy)
                         if copy.change_id < head_change_id:
                             self._catch_up(session, collection_id, copy, head_change_id)
+        key = repr(tree)  # repr, not the tree: True, 1 and 1.0 hash alike
         with copy.data:
             assert copy.columns is not None
+            remembered = copy.results.get(key)
+            if remembered is not None:
+                copy.results.move_to_end(key)
+                return remembered
             try:
-                return copy.columns.matching(tree)
+                answer = copy.columns.matching(tree)
             except NotExact:
                 return None
+            copy.remember(key, answer)
+            return answer
 
     def warm(self, session_or_db: Session | Database | None, ref: Any) -> None:
         """Load a collection's copy now, if it is not loaded (e.g. at startup, so no query pays for it)."""
@@ -243,6 +281,7 @@ class FilterColumnsCache:
         columns.load((int(r[0]), r[1]) for r in result)
         with copy.data:
             copy.columns, copy.change_id = columns, int(base)
+            copy.changed()
         with self._lock:
             self.loads += 1
 
@@ -283,5 +322,6 @@ class FilterColumnsCache:
             copy.columns.remove_many(d for d in ids if d not in present)
             copy.columns.upsert_many(present.items())
             copy.change_id = max(copy.change_id, last)
+            copy.changed()
         with self._lock:
             self.catch_ups += 1

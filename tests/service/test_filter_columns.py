@@ -404,3 +404,44 @@ def test_small_batches_and_reload_on_a_big_catch_up(client: TestClient, settings
     _post(client, [{"external_id": d["external_id"], "text": d["text"], "metadata": _typed(rng, d["metadata"])} for d in docs[5:40]])
     _sql_and_cache(settings, cache, FILTERS + EXTRA)
     assert (cache.loads, cache.catch_ups) == (2, 1)
+
+
+def test_a_repeated_filter_is_answered_once_until_the_columns_change(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers are remembered per collection while its columns stay as they are: shared, read-only, and never
+    served after a write (the next answer is SQL's again)."""
+    docs = _documents()
+    assert client.post("/collections", json={"name": "f"}).status_code == 201
+    _post(client, docs)
+    db = Database(settings.resolved_database_url)
+    cache = FilterColumnsCache(db)
+    evaluated: list[Node] = []
+    original = MetadataColumns.matching
+
+    def counted(self: MetadataColumns, node: Node) -> np.ndarray:
+        evaluated.append(node)
+        return original(self, node)
+
+    monkeypatch.setattr(MetadataColumns, "matching", counted)
+    try:
+        first = _sql_and_cache(settings, cache, FILTERS[:4])
+        again = _sql_and_cache(settings, cache, FILTERS[:4])
+        assert len(evaluated) == 4 and all(a is b for a, b in zip(first, again))
+        assert all(a is not None and not a.flags.writeable for a in again)
+        with pytest.raises(ValueError):
+            again[0][:1] = 0  # a caller cannot spoil what the next one gets
+
+        changed = [{"external_id": d["external_id"], "text": d["text"], "metadata": {"topic": "news"}} for d in docs[:5]]
+        _post(client, changed)
+        after = _sql_and_cache(settings, cache, FILTERS[:4])  # equal to SQL after the write (asserted inside)
+        assert len(evaluated) == 8 and not any(a is b for a, b in zip(first, after))
+
+        monkeypatch.setattr(filter_cache, "RESULT_BYTES", 4 * max(a.nbytes for a in after if a is not None))
+        with db.sessions() as s:
+            cache.forget(get_collection(s, "f").id)
+        _sql_and_cache(settings, cache, FILTERS)
+        copy = next(iter(cache._copies.values()))
+        assert copy.result_bytes <= filter_cache.RESULT_BYTES and len(copy.results) < len(FILTERS)
+    finally:
+        db.dispose()
