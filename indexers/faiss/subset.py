@@ -10,7 +10,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-__all__ = ["flat_storage", "pad", "results", "search_among", "sorted_unique"]
+__all__ = ["exhaustive", "flat_storage", "pad", "results", "search_among", "sorted_unique"]
 
 
 def flat_storage(index: faiss.Index) -> faiss.IndexFlat | None:
@@ -18,6 +18,20 @@ def flat_storage(index: faiss.Index) -> faiss.IndexFlat | None:
     if isinstance(index, faiss.IndexHNSWFlat):
         return faiss.downcast_index(index.storage)
     return index if isinstance(index, faiss.IndexFlat) else None
+
+
+def exhaustive(
+    index: faiss.Index, q: np.ndarray, k: int, selector: faiss.IDSelector | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact search over the selected positions, still inside FAISS.
+
+    Flat is exhaustive already; HNSWFlat's raw vectors sit in a flat ``storage`` index under the
+    same positions; an IVFFlat probing all of its lists compares the query with every stored vector.
+    """
+    if isinstance(index, faiss.IndexIVFFlat):
+        return index.search(q, k, params=faiss.SearchParametersIVF(nprobe=index.nlist, sel=selector))
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSWFlat) else index
+    return flat.search(q, k, params=faiss.SearchParameters(sel=selector))
 
 
 def search_among(index: faiss.Index, q: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -81,3 +81,26 @@ def test_a_derived_array_carries_no_mask() -> None:
     allowed = _masked(10, 100, 0.5, seed=1)
     assert id_mask(allowed) is not None
     assert id_mask(allowed[allowed != allowed[0]]) is None and id_mask(allowed[1:]) is None
+
+
+@pytest.mark.parametrize("fraction", [0.005, 0.5])  # the in-place scoring path and the bitmap path
+def test_a_shared_read_only_mask_is_reused_only_until_the_index_changes(fraction: float) -> None:
+    """A read-only mask (what the filter cache shares) has its candidates remembered; a write forgets them."""
+    index = _index("hnsw", np.arange(100, 3_100))
+    allowed = _masked(100, 3_000, fraction, seed=3)
+    allowed.flags.writeable = False
+    id_mask(allowed)[1].flags.writeable = False
+    queries = _vectors(5, seed=9)
+    first = index.search(queries, 10, allowed_ids=allowed)
+    assert len(index._memo) == 1
+    again = index.search(queries, 10, allowed_ids=allowed)
+    np.testing.assert_array_equal(first[1], again[1])
+    # Removing allowed documents must drop them from the next answer, remembered candidates or not.
+    gone = first[1][:, :3].ravel()
+    index.remove(np.unique(gone[gone >= 0]))
+    assert index._memo == {}
+    after = index.search(queries, 10, allowed_ids=allowed)
+    assert not np.isin(after[1], gone[gone >= 0]).any()
+    writable = _masked(100, 3_000, fraction, seed=3)
+    index.search(queries, 10, allowed_ids=writable)
+    assert len(index._memo) == 1  # a mask its owner may still change is never remembered
