@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from embedders import Doc2VecEmbedder, Doc2VecSpec, ListCorpus, Word2VecEmbedder, Word2VecSpec  # noqa: E402
+from embedders.lsa import LSAEmbedder, LSASpec  # noqa: E402
 from embedders.storage import library_versions  # noqa: E402
 from embedders.datasets import evaluate_lee, lee_background, lee_test  # noqa: E402
 from embedders.tokenizer import Tokenizer, TokenizerSpec  # noqa: E402
@@ -127,6 +128,11 @@ def run(seeds: Sequence[int], train_on: str) -> dict[str, Any]:
         "doc2vec pv-dm": Doc2VecSpec(mode="pv-dm"),
         "doc2vec pv-dbow + word training": Doc2VecSpec(mode="pv-dbow", dbow_words=True),
     }
+    lsa_configs = {
+        "lsa default": LSASpec(),
+        "lsa, 100 axes": LSASpec(dim=100),
+        "lsa, 200 axes": LSASpec(dim=200),
+    }
     for seed in seeds:
         for label, base in w2v_configs.items():
             spec = base.model_copy(update={"seed": seed})
@@ -147,6 +153,10 @@ def run(seeds: Sequence[int], train_on: str) -> dict[str, Any]:
                 trained = evaluate_lee(lambda docs, m=model: m.trained_vectors(test_ids)[1])
                 results.add(f"{label} / trained", spec_json, "trained", trained, fit_s)
             print(f"seed {seed}: {label} done in {fit_s:.1f}s", file=sys.stderr, flush=True)
+        for label, lsa_spec in lsa_configs.items():  # LSA: TF-IDF through a truncated SVD (the lineage's step before word2vec)
+            spec = lsa_spec.model_copy(update={"seed": seed})
+            model, fit_s = timed(lambda spec=spec: LSAEmbedder(spec).fit(corpus))
+            results.add(label, spec.model_dump(mode="json", exclude={"seed"}), "projected", evaluate_lee(model.embed_documents), fit_s)
 
     table = results.table()
     # Which pooling to default to: the mean r of each weighting over all word2vec
@@ -174,6 +184,7 @@ def run(seeds: Sequence[int], train_on: str) -> dict[str, Any]:
         "defaults": {
             "word2vec": Word2VecSpec().model_dump(mode="json", exclude={"workers"}),
             "doc2vec": Doc2VecSpec().model_dump(mode="json", exclude={"workers"}),
+            "lsa": LSASpec().model_dump(mode="json"),
         },
         "word2vec_weighting_mean_over_configs": weighting_means,
         "results": table,

@@ -23,6 +23,7 @@ from embedders.capabilities import Capability
 from embedders.doc2vec import Doc2VecEmbedder
 from embedders.errors import ModelFileError, UnknownEmbedderType
 from embedders.item2vec import Item2VecEmbedder
+from embedders.lsa import LSAEmbedder
 from embedders.storage import read_manifest
 from embedders.vectors import VectorsEmbedder
 from embedders.word2vec import Word2VecEmbedder
@@ -49,6 +50,7 @@ _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     Item2VecEmbedder,
     BM25Embedder,
     VectorsEmbedder,
+    LSAEmbedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}

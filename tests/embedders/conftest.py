@@ -31,6 +31,7 @@ FAST_SPECS: dict[str, dict[str, Any]] = {
     "item2vec": {"dim": 16, "epochs": 5, "workers": 1},
     "bm25": {},
     "vectors": {"dim": 8},
+    "lsa": {"dim": 16},
 }
 
 # Parameters that make ``fit`` leave no word in the vocabulary, per family.
@@ -38,6 +39,7 @@ EMPTY_VOCAB_SPECS: dict[str, dict[str, Any]] = {
     "word2vec": {"min_count": 100_000},
     "doc2vec": {"min_count": 100_000},
     "bilstm": {"min_count": 100_000},
+    "lsa": {"min_count": 100_000},
 }
 
 
