@@ -14,6 +14,7 @@ stays the module), ``synthetic`` (planted logs for tests and tuning).
 from embedders.item2vec.embedder import Item2VecEmbedder
 from embedders.item2vec.evaluate import (
     DEFAULT_HALF_LIFE,
+    AdjacentCooccurrenceRecommender,
     Case,
     CooccurrenceRecommender,
     Metrics,
@@ -24,6 +25,7 @@ from embedders.item2vec.evaluate import (
     catalogue_of,
     compare,
     evaluate,
+    leave_last_out,
     recency_weights,
     time_split,
 )
@@ -34,6 +36,7 @@ from embedders.item2vec.tune import Trial, TuneResult
 
 __all__ = [
     "DEFAULT_HALF_LIFE",
+    "AdjacentCooccurrenceRecommender",
     "Case",
     "CooccurrenceRecommender",
     "Interaction",
@@ -52,6 +55,7 @@ __all__ = [
     "catalogue_of",
     "compare",
     "evaluate",
+    "leave_last_out",
     "planted_log",
     "recency_weights",
     "split_sessions",

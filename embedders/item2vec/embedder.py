@@ -1,9 +1,17 @@
 """The ``item2vec`` embedder: gensim skip-gram with negative sampling over item sessions.
 
 Tokens are ``str(item_id)``; the trained model is reduced to what serving needs -
-the item ids (int64, ascending) and their vectors (float32) - saved as two ``.npy``
-files next to the manifest (plus each item's training count, for popularity
-fallbacks). No pickle, no gensim at load time.
+the item ids (int64, ascending), their input vectors and their output ("context")
+vectors (float32) - saved as ``.npy`` files next to the manifest (plus each item's
+training count, for popularity fallbacks). No pickle, no gensim at load time.
+
+Two scorings (the spec's ``scoring``). ``context`` (default): the index holds the
+context vectors and a query is built from input vectors, so a candidate's score is
+the skip-gram's own prediction of it (inner product); :meth:`trained_vectors` gives
+the context vectors (what the index stores) and :meth:`query_vectors` the input
+ones. ``cosine``: one vector per item, input vectors compared by cosine, both
+methods give the same. Models saved before context vectors existed load as
+``cosine``.
 
 Items get vectors only from interactions: :meth:`Item2VecEmbedder.embed_documents`
 returns zero rows for any text (the pipeline's "nothing embeddable" convention) and
@@ -43,6 +51,7 @@ from embedders.training import MATERIALIZE_LIMIT
 IDS_FILE = "item_ids.npy"
 VECTORS_FILE = "vectors.npy"
 COUNTS_FILE = "item_counts.npy"
+CONTEXT_FILE = "context_vectors.npy"
 
 _TEXT_MESSAGE = (
     "item2vec learns from interactions, not text: items get vectors from users' sessions "
@@ -175,6 +184,7 @@ class Item2VecEmbedder:
         self._ids: np.ndarray | None = None  # int64 (n,), ascending
         self._vectors: np.ndarray | None = None  # float32 (n, dim), row i <-> _ids[i]
         self._counts: np.ndarray | None = None  # int64 (n,) training interactions per item
+        self._context: np.ndarray | None = None  # float32 (n, dim) output vectors, row i <-> _ids[i]
 
     # -- contract -------------------------------------------------------------------
 
@@ -184,7 +194,8 @@ class Item2VecEmbedder:
 
     @property
     def metric(self) -> Metric:
-        return "cosine"
+        """Inner product for ``context`` scoring (the dot product is the prediction), else cosine."""
+        return self.spec.metric
 
     def fit(self, corpus: Corpus, progress: Progress | None = None) -> Item2VecEmbedder:
         """Always raises NotSupported: this family trains with :meth:`fit_interactions`."""
@@ -255,6 +266,7 @@ class Item2VecEmbedder:
         self._ids = ids[order]
         self._vectors = np.ascontiguousarray(model.wv.vectors[order], dtype=np.float32)
         self._counts = np.array([stats.counts[int(i)] for i in self._ids], dtype=np.int64)
+        self._context = np.ascontiguousarray(model.syn1neg[order], dtype=np.float32)
         return self
 
     def fit_log(self, interactions: Iterable[Interaction], progress: Progress | None = None) -> Item2VecEmbedder:
@@ -265,8 +277,29 @@ class Item2VecEmbedder:
         return self.fit_interactions(SequenceList(sequences), progress)
 
     def trained_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Vectors of the items seen in training; mask False and a zero row for any other id."""
+        """The index's vectors of the items seen in training (context vectors under ``context`` scoring);
+        mask False and a zero row for any other id."""
+        known, _ = self._state()
+        return self._lookup(known, self._index_matrix(), ids)
+
+    def query_vectors(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The input vectors that queries are built from (what :meth:`item_vectors` returns), masked as
+        :meth:`trained_vectors` is."""
         known, vectors = self._state()
+        return self._lookup(known, vectors, ids)
+
+    def context_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every trained item's output vector (ids ascending); the input vectors under ``cosine`` scoring."""
+        ids, _ = self._state()
+        return ids.copy(), np.array(self._index_matrix(), dtype=np.float32)
+
+    def _index_matrix(self) -> np.ndarray:
+        _, vectors = self._state()
+        if self.spec.scoring == "context" and self._context is not None:
+            return self._context
+        return vectors
+
+    def _lookup(self, known: np.ndarray, vectors: np.ndarray, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         query = np.asarray(ids, dtype=np.int64).reshape(-1)
         out = np.zeros((len(query), self.dim), dtype=np.float32)
         if len(known) == 0 or len(query) == 0:
@@ -302,6 +335,9 @@ class Item2VecEmbedder:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         files = {"item_ids": IDS_FILE, "vectors": VECTORS_FILE, "item_counts": COUNTS_FILE}
+        if self._context is not None:
+            files["context_vectors"] = CONTEXT_FILE
+            np.save(directory / CONTEXT_FILE, np.ascontiguousarray(self._context, dtype=np.float32))
         np.save(directory / IDS_FILE, np.asarray(ids, dtype=np.int64))
         np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
         np.save(directory / COUNTS_FILE, np.asarray(self._counts, dtype=np.int64))
@@ -338,8 +374,17 @@ class Item2VecEmbedder:
             or (n > 1 and not bool(np.all(ids[1:] > ids[:-1])))
         ):
             raise ModelFileError(f"{directory}: item arrays do not match each other or the spec", field="directory")
+        context = None
+        if "context_vectors" in files:
+            context = load_array(directory, files["context_vectors"])
+            if context.dtype != np.float32 or context.shape != (n, spec.dim):
+                raise ModelFileError(f"{directory}: context vectors do not match the items", field="directory")
+        elif spec.scoring == "context":
+            # Saved before context vectors existed: its index was built from input vectors, by cosine.
+            spec = spec.model_copy(update={"scoring": "cosine"})
         self = cls(spec)
         self._ids, self._vectors, self._counts = ids, vectors, counts.astype(np.int64)
+        self._context = context
         return self
 
     # -- internals ------------------------------------------------------------------------

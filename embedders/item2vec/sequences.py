@@ -53,21 +53,56 @@ def split_sessions(history: Sequence[Interaction], gap_seconds: float | None) ->
     return sessions
 
 
+def _collapse(session: Sequence[Interaction]) -> list[int]:
+    """A session's item ids, repeated consecutive clicks on one item collapsed to one."""
+    items: list[int] = []
+    for event in session:
+        if not items or items[-1] != event.item:
+            items.append(event.item)
+    return items
+
+
+def _merge_short(sessions: list[list[Interaction]], min_length: int) -> list[list[Interaction]]:
+    """Sessions shorter than ``min_length`` joined to the neighbouring session nearer in time.
+
+    A lone click between two long gaps still belongs to the user's taste; dropping it
+    (as this module once did) left items with no vector at all, and a later request
+    naming such an item failed. Merging repeats until every session is long enough or
+    only one is left.
+    """
+    merged = [list(s) for s in sessions]
+    while len(merged) > 1:
+        short = next((n for n, s in enumerate(merged) if len(_collapse(s)) < min_length), None)
+        if short is None:
+            break
+        if short == 0:
+            target = 1
+        elif short == len(merged) - 1:
+            target = short - 1
+        else:
+            before = merged[short][0].ts - merged[short - 1][-1].ts
+            after = merged[short + 1][0].ts - merged[short][-1].ts
+            target = short - 1 if before <= after else short + 1
+        lo, hi = sorted((short, target))
+        merged[lo:hi + 1] = [merged[lo] + merged[hi]]
+    return merged
+
+
 def build_sequences(
     interactions: Iterable[Interaction], gap_seconds: float | None, *, min_length: int = 2
 ) -> list[list[int]]:
     """Training sequences of item ids: per user, per session, positive-weight events only.
 
-    Sessions with fewer than ``min_length`` items are dropped (a lone item has no
-    context to learn from). Repeated consecutive clicks on one item collapse to one.
+    A session with fewer than ``min_length`` items joins the user's neighbouring
+    session nearer in time, so no item is lost to session splitting; only a user
+    whose whole (positive) history is shorter than ``min_length`` gives no sequence
+    (a lone item has no context to learn from). Repeated consecutive clicks on one
+    item collapse to one.
     """
     out: list[list[int]] = []
     for history in by_user(i for i in interactions if i.weight > 0).values():
-        for session in split_sessions(history, gap_seconds):
-            items: list[int] = []
-            for event in session:
-                if not items or items[-1] != event.item:
-                    items.append(event.item)
+        for session in _merge_short(split_sessions(history, gap_seconds), min_length):
+            items = _collapse(session)
             if len(items) >= min_length:
                 out.append(items)
     return out

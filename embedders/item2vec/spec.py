@@ -15,6 +15,7 @@ from embedders.base import EmbedderSpec
 from embedders.training import default_workers
 
 SequenceMode = Literal["sequence", "basket"]
+Scoring = Literal["context", "cosine"]
 
 
 class Item2VecSpec(EmbedderSpec):
@@ -24,34 +25,50 @@ class Item2VecSpec(EmbedderSpec):
     items around each item); ``basket`` mode treats it as an unordered set whose
     context is the whole basket, as in the item2vec paper.
 
-    Defaults were measured on planted logs (:func:`embedders.item2vec.synthetic.planted_log`:
-    500 users, 8-12 latent groups of 25 Zipf-popular items, ~10k interactions; 4 logs x
-    2 training seeds; next-item nDCG@10 on :func:`~embedders.item2vec.evaluate.time_split`
-    with the default recency half-life of 2 events), one change at a time:
+    Defaults were measured on a real log, MovieLens 100k (943 users, 1,682 films,
+    100,000 ratings with timestamps, read by ``bench/bench_item2vec_real.py`` from the
+    ``recbole`` 1.2.1 wheel): next-item prediction, each user's latest rating left out
+    by timestamp, 10 items recommended through the service's user-recommend path. They
+    were chosen on a *validation* split (each user's second-to-last rating, trained on
+    what came before it) and then measured once on the last rating (figures in
+    bench/results/item2vec_real.json: HR@10 0.214, nDCG@10 0.112 against 0.185 / 0.098
+    for co-occurrence of adjacent pairs and 0.086 / 0.045 for popularity). Validation
+    HR@10 / nDCG@10 below, 943 users (one hit is 0.001; training seeds move HR by about
+    0.01), at the request's half-life of 2 events unless "hl 1" (the default now, see
+    :data:`~embedders.item2vec.evaluate.DEFAULT_HALF_LIFE`). Baselines there: popularity
+    0.074 / 0.035, adjacent pairs over the last 5 items 0.199 / 0.106; the previous
+    defaults (30-minute sessions, ns_exponent -1, window 5, cosine) 0.072 / 0.034; these
+    defaults 0.232 / 0.124, hl 1 0.239 / 0.122:
 
-    * ``ns_exponent`` -1, not word2vec's 0.75. Caselles-Dupré, Lesaint & Royo-Letelier
-      (2018) found text defaults far from best for recommendation, and so do these logs:
-      -1: 0.176 (HR@10 0.376), -0.5: 0.166, 0: 0.160, 0.75: 0.148 (beyond the range,
-      -1.5: 0.179 and -2: 0.175, a plateau). Drawing rare items as negatives more than
-      popular ones keeps popular items near their contexts, so neighbour lists lean to
-      what people actually take next. The gain depends on the log's size: with 100
-      users every exponent scores 0.128-0.130; with 1,500 users (225 interactions per
-      item) the order reverses a little (-1: 0.155, 0.75: 0.161). -1 has the smallest
-      worst-case loss over the sizes tried; a real log should be tuned
-      (:func:`embedders.item2vec.tune.tune`).
-    * ``sample`` 0 (no down-sampling). 1e-3 and 3e-3 do help at 10k interactions (0.185,
-      0.186) but 3e-4 already hurts (0.142), and gensim's threshold is a fraction of all
-      interactions: on 100-user logs (2k interactions) 1e-3 drops nDCG from 0.112 to
-      0.086. Off is the value without a cliff.
-    * ``negative`` 5: 3 gives 0.182, 10 gives 0.161, 20 (another base) lower still.
-    * ``epochs`` 20: 10 and 40 both give 0.164. ``dim`` 64: 128 gives 0.180 (within
-      noise) for twice the memory. ``window`` 2-8 and ``alpha`` 0.05 make no difference
-      beyond noise.
+    * ``scoring`` ``context`` (new). The same spec with ``cosine``: 0.025 / 0.012, and
+      the issue's best cosine spec (window 3, 100 epochs, ns_exponent 0.5, sample 1e-5)
+      0.12-0.16. Cosine between item vectors drops how often an item is taken, and on a
+      real log that is much of the signal. ``context`` ranks a candidate by the
+      skip-gram's own prediction: the query (the history items' input vectors) dot the
+      candidate's output ("context") vector. The FAISS index holds the context vectors
+      and its metric is inner product.
+    * ``ns_exponent`` 0 (uniform negatives). With uniform noise SGNS's dot product
+      estimates log P(candidate | item) up to a constant (by Levy & Goldberg's 2014
+      argument), so popularity stays in the score. hl 1, offline: -0.5: 0.200, 0: 0.243,
+      0.25: 0.233, 0.5: 0.223, 0.75 (text's default): 0.195. Caselles-Dupré et al. (2018)
+      also found text's value wrong for items.
+    * ``sample`` 0: down-sampling thins out the popular items the score needs (offline,
+      ns_exponent 0: 1e-4 with 100 epochs 0.215, none with 30 epochs 0.232).
+    * ``window`` 3: 2: 0.229, 5: 0.234 (within noise); 3 trains faster than 5.
+    * ``epochs`` 20: 10: 0.217, 30: 0.230, 50: 0.234. ``negative`` 5: 10 gives 0.239 for
+      1.5x the time. ``dim`` 64: 32 gives 0.231, 128 0.235. ``alpha`` 0.05: 0.224.
+      ``basket`` mode: 0.122 (and 50x slower: a whole history is one basket).
+    * ``session_gap_minutes`` off (null): 30 minutes gives 0.233 / 0.119 now that short
+      sessions are merged, but a rating log has no sessions (users rate dozens of films
+      in a sitting, or one a month) and on the issue's log (MovieLens "latest small")
+      the gap left 544 items without a vector. Sessions shorter than ``min_session_length`` are never dropped now: they
+      join the user's nearer neighbouring session
+      (:func:`~embedders.item2vec.sequences.build_sequences`).
 
-    Combinations matter more than any single default: on another 500-user planted log a
-    40-second :func:`~embedders.item2vec.tune.tune` (78 trials) found window 8, 40 epochs,
-    ns_exponent 0, sample 1e-3, which raised held-out nDCG@10 from 0.173 to 0.230
-    (HR@10 0.394 to 0.465). Tune on the real log when it matters.
+    On the planted logs of :mod:`embedders.item2vec.synthetic` the previous defaults were
+    chosen on, these still beat popularity by a wide margin
+    (tests/embedders/test_item2vec_quality.py). Tune on your own log when it matters
+    (:func:`embedders.item2vec.tune.tune`, ``vecdex item2vec tune``).
     """
 
     type: Literal["item2vec"] = "item2vec"
@@ -64,12 +81,12 @@ class Item2VecSpec(EmbedderSpec):
     )
     dim: int = Field(64, ge=2, le=4096, description="Item vector size.")
     window: int = Field(
-        5, ge=1, le=1000, description="Sequence mode: max distance between an item and its context items."
+        3, ge=1, le=1000, description="Sequence mode: max distance between an item and its context items."
     )
     epochs: int = Field(20, ge=1, le=10_000, description="Passes over the sessions.")
     negative: int = Field(5, ge=1, le=64, description="Noise items drawn per positive (item, context) pair.")
     ns_exponent: float = Field(
-        -1.0,
+        0.0,
         ge=-1.0,
         le=1.0,
         description=(
@@ -89,13 +106,28 @@ class Item2VecSpec(EmbedderSpec):
     seed: int = Field(1, ge=0, le=2**31 - 1, description="Random seed (runs repeat exactly only with workers=1).")
     workers: int = Field(default_factory=default_workers, ge=1, le=64, description="Training threads.")
     session_gap_minutes: float | None = Field(
-        30.0,
+        None,
         gt=0.0,
         le=525_600.0,
-        description="A user's events more than this far apart start a new session; null: whole history is one.",
+        description=(
+            "A user's events more than this far apart start a new session; null (default): the whole history "
+            "is one. Sessions shorter than min_session_length join the nearest session, never dropped."
+        ),
     )
     min_session_length: int = Field(
-        2, ge=2, le=10_000, description="Sessions with fewer distinct consecutive items are not trained on."
+        2,
+        ge=2,
+        le=10_000,
+        description="Sessions with fewer items join the user's nearest session in time (a user whose whole "
+        "history is shorter is not trained on).",
+    )
+    scoring: Scoring = Field(
+        "context",
+        description=(
+            "context: a candidate is scored by the skip-gram's prediction, the query (history items' input "
+            "vectors) dot the candidate's output vector (inner-product index; carries popularity); cosine: "
+            "cosine between item vectors (similar items, popularity dropped)."
+        ),
     )
     cold_start_space: str | None = Field(
         None,
@@ -112,6 +144,11 @@ class Item2VecSpec(EmbedderSpec):
         if self.min_alpha > self.alpha:
             raise ValueError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})")
         return self
+
+    @property
+    def metric(self) -> Literal["ip", "cosine"]:
+        """The index metric this scoring needs: inner product for ``context``, cosine for ``cosine``."""
+        return "ip" if self.scoring == "context" else "cosine"
 
     @property
     def gap_seconds(self) -> float | None:

@@ -80,6 +80,8 @@ def recommend(
     typer.echo(f"space {response.space} ({response.strategy}):")
     if response.cold_examples:
         typer.echo(f"  served from text space {response.cold_start_space}: {', '.join(response.cold_examples)}")
+    if response.skipped:
+        typer.echo(f"  skipped (no interactions in this space): {', '.join(response.skipped)}")
     if not response.hits:
         typer.echo("  no recommendation (every candidate filtered out or excluded)")
     width = max((len(h.external_id) for h in response.hits), default=0)
@@ -103,24 +105,35 @@ def item2vec_evaluate(
     test_fraction: Annotated[
         float, typer.Option(help="Share of the latest interactions held out (the time cutoff is this quantile).")
     ] = 0.1,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="time: one global time cutoff; last: every user's latest event held out (per-user "
+            "leave-last-out, also against the adjacent-pairs baseline)."
+        ),
+    ] = "time",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Next-item HR@k, MRR@k, nDCG@k and coverage of item2vec vs popularity and co-occurrence.
 
-    Splits the collection's interactions by time, trains a fresh item2vec model on
-    the events before the cutoff (never a space's own model: it saw the test
-    events) and asks each method for every test user's last item from their history.
+    Splits the collection's interactions by time (``--protocol time``: one cutoff;
+    ``last``: each user's latest event), trains a fresh item2vec model on the rest
+    (never a space's own model: it saw the test events) and asks each method for
+    every test user's held-out item from their history.
     """
     from ..evaluation.item2vec import iso
     from ..runtime.progress import TqdmProgress
 
     vx = vecdex()
     overrides = key_values(param, "--param")
+    if protocol not in ("time", "last"):
+        fail("invalid_input", f"unknown protocol {protocol!r}; use time or last", "--protocol")
     with cli_errors():
         bar = TqdmProgress("item2vec")
         try:
             report = vx.recommend.evaluate(
-                collection=collection, space=space, overrides=overrides, k=k, test_fraction=test_fraction, progress=bar
+                collection=collection, space=space, overrides=overrides, k=k, test_fraction=test_fraction,
+                progress=bar, protocol="last" if protocol == "last" else "time",
             )
         finally:
             bar.close()
@@ -130,9 +143,12 @@ def item2vec_evaluate(
     base = f"space {report.space}" if report.space else "item2vec defaults"
     changes = f" with {', '.join(f'{k_}={v}' for k_, v in overrides.items())}" if overrides else ""
     typer.echo(f"{collection}: next-item prediction at k={k} ({base}{changes})")
+    held_out = (
+        f"before {iso(report.cutoff)}" if report.protocol == "time" else "(each user's latest event held out)"
+    )
     typer.echo(
-        f"interactions {report.interactions:,}, trained on {report.train_interactions:,} before "
-        f"{iso(report.cutoff)}; {report.cases:,} test cases; item2vec trained in {report.train_seconds:.2f} s"
+        f"interactions {report.interactions:,}, trained on {report.train_interactions:,} {held_out}; "
+        f"{report.cases:,} test cases; item2vec trained in {report.train_seconds:.2f} s"
     )
     for line in _metrics_table(report.methods, k):
         typer.echo(line)

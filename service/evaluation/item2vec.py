@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from embedders.base import NullProgress, Progress
 from embedders.errors import CorpusTooSmall
 from embedders.item2vec.embedder import Item2VecEmbedder
-from embedders.item2vec.evaluate import DEFAULT_HALF_LIFE, Metrics, compare, time_split
+from embedders.item2vec.evaluate import DEFAULT_HALF_LIFE, Metrics, compare, leave_last_out, time_split
 from embedders.item2vec.sequences import Interaction
 from embedders.item2vec.spec import Item2VecSpec
 
@@ -31,6 +32,11 @@ from ..store.repository import get_collection, get_space
 
 FEW_CASES = 30
 """Below this many test cases a report says its figures are noisy (one hit moves HR@10 by 3+ points)."""
+
+Protocol = Literal["time", "last"]
+"""``time``: one global cutoff, each test user's last event after it (nothing after the cutoff is trained on).
+``last``: per-user leave-last-out, every user's latest event held out and everything else trained on (the
+usual protocol of recommendation papers; also scored against the adjacent-pairs baseline)."""
 
 NOT_PARAMETERS = frozenset({"type", "workers"})
 """Spec fields left out of a suggested ``space create`` command (the type is ``-e``; threads are the machine's)."""
@@ -60,6 +66,7 @@ class EvaluationReport:
     cases: int
     train_seconds: float
     methods: dict[str, Metrics]
+    protocol: Protocol = "time"
 
     @property
     def few_cases(self) -> bool:
@@ -71,11 +78,12 @@ class EvaluationReport:
             "space": self.space,
             "spec": self.spec.model_dump(mode="json"),
             "k": self.k,
-            "test_fraction": self.test_fraction,
+            "protocol": self.protocol,
+            "test_fraction": self.test_fraction if self.protocol == "time" else None,
             "interactions": self.interactions,
             "train_interactions": self.train_interactions,
-            "cutoff": self.cutoff,
-            "cutoff_iso": iso(self.cutoff),
+            "cutoff": self.cutoff if math.isfinite(self.cutoff) else None,
+            "cutoff_iso": iso(self.cutoff) if math.isfinite(self.cutoff) else None,
             "cases": self.cases,
             "train_seconds": self.train_seconds,
             "methods": {name: m.as_dict() for name, m in self.methods.items()},
@@ -199,8 +207,12 @@ def evaluate_source(
     progress: Progress | None = None,
     *,
     half_life: float | None = DEFAULT_HALF_LIFE,
+    protocol: Protocol = "time",
 ) -> EvaluationReport:
     """item2vec (trained on the events before the cutoff) vs popularity and co-occurrence on the same cases.
+
+    ``protocol="last"``: per-user leave-last-out instead (:data:`Protocol`), with the
+    adjacent-pairs baseline too; ``test_fraction`` is then unused.
 
     Raises:
         InvalidInput: ``k`` or ``test_fraction`` out of range.
@@ -210,7 +222,15 @@ def evaluate_source(
     check_k(k, None)
     if not 0.0 < test_fraction < 1.0:
         raise InvalidInput(f"test fraction must be in (0, 1), got {test_fraction}", field="test_fraction")
-    split = time_split(source.interactions, test_fraction)
+    if protocol not in ("time", "last"):
+        raise InvalidInput(f"unknown protocol {protocol!r}; use time or last", field="protocol")
+    split = time_split(source.interactions, test_fraction) if protocol == "time" else leave_last_out(source.interactions)
+    if not split.cases and protocol == "last":
+        raise CorpusTooSmall(
+            f"no test case in {len(source.interactions)} interactions: a case is a user with at least two events "
+            "whose latest has a positive weight (record more interactions)",
+            field="interactions",
+        )
     if not split.cases:
         raise CorpusTooSmall(
             f"no test case in the latest {test_fraction:.0%} of {len(source.interactions)} interactions: a case is "
@@ -227,7 +247,7 @@ def evaluate_source(
         seconds.append(time.perf_counter() - t0)
         return embedder
 
-    methods = compare(train, split, k, half_life=half_life)
+    methods = compare(train, split, k, half_life=half_life, adjacent=protocol == "last")
     return EvaluationReport(
         collection=source.collection,
         space=source.space,
@@ -240,6 +260,7 @@ def evaluate_source(
         cases=len(split.cases),
         train_seconds=seconds[0] if seconds else 0.0,
         methods=methods,
+        protocol=protocol,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 
@@ -116,10 +116,12 @@ class Recommendations:
         k: int = 10,
         test_fraction: float = 0.1,
         progress: Progress | None = None,
+        protocol: Literal["time", "last"] = "time",
     ) -> EvaluationReport:
-        """Next-item HR/MRR/nDCG@k of a fresh item2vec model vs popularity and co-occurrence on a time split."""
+        """Next-item HR/MRR/nDCG@k of a fresh item2vec model vs popularity and co-occurrence, on a time split
+        (``time``: one cutoff) or holding out each user's latest event (``last``, per-user leave-last-out)."""
         source = self._source(collection, space, overrides)
-        return evaluate_source(source, k, test_fraction, progress)
+        return evaluate_source(source, k, test_fraction, progress, protocol=protocol)
 
     def tune(
         self,

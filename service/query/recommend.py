@@ -15,13 +15,27 @@ Cold start: an example item never seen in training has no item2vec vector. When
 the space's spec names a ``cold_start_space`` (a text space of the same
 collection), such examples are served from their text vectors there, items
 without interactions can be recommended through it too, and every hit says
-which source it came from. The rankings of the two sources are fused by
-reciprocal rank (their scores are not on one scale).
+which source it came from. The two sources' hits are merged into one list by
+score (item2vec's probability or cosine, the text space's cosine), so a text hit
+earns its place instead of being given half the list.
+
+Examples without a vector are skipped, not refused: a user's history often holds
+an item the model never saw (added after the last build, or its only rater's
+history too short to train on). They are listed in the response's ``skipped``;
+only when nothing at all is left to recommend from is the request a 422
+``no_interactions`` - naming what the caller sent (``positive[i]`` for examples,
+``user`` for a user's history).
+
+Scores: a ``scoring="context"`` space's index holds the skip-gram's output vectors
+and queries are built from input vectors; the dot product is the model's
+log-odds that the candidate belongs with the query, reported as its logistic
+(0-1). A ``cosine`` space reports cosine similarity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +49,9 @@ from ..errors import EmptyHistory, ItemNotFound, NoInteractions, NotSupported
 from ..store.models import Document
 from ..recommend_schemas import RecommendHit, RecommendRequest, RecommendResponse, Strategy, UserRecommendRequest, WeightedItem
 from ..store.repository import SpaceRef, max_change_id, resolve_space
-from .fusion import fuse
 from .query_path import QueryPath, check_k
 from ..runtime.spaces import SpaceRuntime
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 BEST_SCORE_FANOUT = 4  # best_score: neighbours fetched per positive, as a multiple of k
 SMALL_EXCLUDE = 256  # up to this many excluded items are over-fetched; more become an IDSelector
 
@@ -50,6 +62,14 @@ class Ranked:
 
     source: str
     pairs: list[tuple[int, float]] = field(default_factory=list)
+
+
+def _logistic(x: float) -> float:
+    """1 / (1 + e^-x), without overflow for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -82,7 +102,8 @@ class Recommender:
         weights = np.array([p.weight for p in positives], dtype=np.float32)
         return self._run(
             ref, runtime, pos_ids, weights, neg_ids, request.k, request.strategy, allowed, excluded,
-            request.snippet_chars, [p.id for p in positives],
+            request.snippet_chars, [p.id for p in positives], list(request.negative),
+            lambda i: f"positive[{i}]",
         )
 
     def for_user(self, collection: str, user: str, request: UserRecommendRequest) -> RecommendResponse:
@@ -116,7 +137,8 @@ class Recommender:
         return self._run(
             ref, runtime, [i for i, _ in pos], np.array([w for _, w in pos], dtype=np.float32), neg,
             request.k, request.strategy, allowed, excluded | {i for i, _ in pos}, request.snippet_chars,
-            [external.get(i, str(i)) for i, _ in pos],
+            [external.get(i, str(i)) for i, _ in pos], [external.get(i, str(i)) for i in neg],
+            lambda i: "user",
         )
 
     def similar_item(
@@ -186,38 +208,54 @@ class Recommender:
         excluded: set[int],
         snippet: int,
         pos_names: list[str],
+        neg_names: list[str],
+        field_of: Callable[[int], str],
     ) -> RecommendResponse:
+        """The query: examples without a vector skipped (or served by text), one list merged by score.
+
+        ``field_of(i)`` names positive ``i`` the way the caller sent it, for the error
+        raised when no example at all has a vector or a text route.
+        """
         embedder = runtime.embedder
-        pos_known, pos_vecs = embedder.trained_vectors(pos_ids)  # type: ignore[attr-defined]
-        neg_known, neg_vecs = embedder.trained_vectors(neg_ids) if neg_ids else (np.zeros(0, bool), None)  # type: ignore[attr-defined]
+        pos_known, pos_vecs = self._query_vectors(embedder, pos_ids)
+        neg_known, neg_vecs = self._query_vectors(embedder, neg_ids)
         warm = np.asarray(pos_known, dtype=bool)
         cold = [i for i, known in enumerate(warm) if not known]
         text_space = getattr(embedder.spec, "cold_start_space", None)
-        if cold and text_space is None:
-            i = cold[0]
-            raise NoInteractions(
-                f"item {pos_names[i]!r} has no interactions in space {ref.name!r} (it was not in the training "
-                "data); set cold_start_space in the space's spec to recommend from its text",
-                field=f"positive[{i}]",
-            )
-        candidates_allowed = self._allowed(runtime, allowed, excluded)
+        context = getattr(embedder, "metric", "cosine") == "ip"
         rankings: list[Ranked] = []
         if warm.any():
+            candidates_allowed = self._allowed(runtime, allowed, excluded)
             P = _unit(pos_vecs[warm])
-            N = _unit(neg_vecs[np.asarray(neg_known, bool)]) if neg_ids else np.zeros((0, P.shape[1]), np.float32)
+            N = _unit(neg_vecs[neg_known]) if len(neg_ids) else np.zeros((0, P.shape[1]), np.float32)
             ranked = Ranked("item2vec")
             if strategy == "average":
                 ranked.pairs = self._average(runtime, P, pos_weights[warm], N, k, candidates_allowed, excluded)
             else:
                 ranked.pairs = self._best_score(runtime, P, N, k, candidates_allowed, excluded)
+            if context and strategy == "average":  # a dot product is a log-odds: its logistic is a probability
+                ranked.pairs = [(i, _logistic(s)) for i, s in ranked.pairs]
             rankings.append(ranked)
         used_text: str | None = None
+        served_cold: list[int] = []
         if text_space is not None:
             text = self._text_rankings(ref, runtime, text_space, pos_ids, cold, k, allowed, excluded)
             if text is not None:
                 used_text = text_space
-                rankings.extend(text)
-        pairs = self._fuse(rankings, k)
+                served_cold, extra = text
+                rankings.extend(extra)
+        skipped = [pos_names[i] for i in cold if i not in served_cold]
+        skipped += [neg_names[i] for i, known in enumerate(neg_known) if not known]
+        if not warm.any() and not served_cold:
+            first = cold[0]
+            where = "" if text_space is None else f" nor text in space {text_space!r}"
+            raise NoInteractions(
+                f"no example has interactions in space {ref.name!r}{where} (not in its training data): "
+                f"{', '.join(repr(pos_names[i]) for i in cold[:10])}"
+                + ("" if text_space is not None else "; set cold_start_space in the space's spec to recommend from text"),
+                field=field_of(first),
+            )
+        pairs = self._merge(rankings, k)
         rows = self.path.hot.hit_rows([i for i, _, _ in pairs], snippet)
         hits = [
             RecommendHit(
@@ -230,9 +268,19 @@ class Recommender:
             space=ref.name,
             strategy=strategy,
             cold_start_space=used_text,
-            cold_examples=[pos_names[i] for i in cold],
+            cold_examples=[pos_names[i] for i in served_cold],
+            skipped=skipped,
             hits=hits,
         )
+
+    @staticmethod
+    def _query_vectors(embedder: Any, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors queries are built from (input vectors; ``trained_vectors`` for older embedders)."""
+        if not ids:
+            return np.zeros(0, dtype=bool), np.zeros((0, embedder.dim), dtype=np.float32)
+        lookup = getattr(embedder, "query_vectors", None) or embedder.trained_vectors
+        known, vectors = lookup(ids)
+        return np.asarray(known, dtype=bool), vectors
 
     @staticmethod
     def _allowed(runtime: SpaceRuntime, allowed: np.ndarray | None, excluded: set[int]) -> np.ndarray | None:
@@ -274,11 +322,18 @@ class Recommender:
         self, runtime: SpaceRuntime, P: np.ndarray, N: np.ndarray, k: int,
         allowed: np.ndarray | None, excluded: set[int],
     ) -> list[tuple[int, float]]:
+        """Each candidate by its best cosine with a positive (or minus its best with a closer negative).
+
+        ``context`` spaces: the candidates are each positive's predicted items (the index holds
+        context vectors), compared with the examples by their input vectors, as in a cosine space:
+        best_score asks "like which example?", a similarity, and the dot product's popularity term
+        would otherwise let popular items of no example's group through (measured on the planted
+        log of tests/service/test_recommend.py)."""
         fetched = self._search(runtime, P, max(BEST_SCORE_FANOUT * k, 50), allowed, excluded)
         cand = np.array(sorted({i for row in fetched for i, _ in row}), dtype=np.int64)
         if not len(cand):
             return []
-        known, vecs = runtime.embedder.trained_vectors(cand.tolist())  # type: ignore[attr-defined]
+        known, vecs = self._query_vectors(runtime.embedder, cand.tolist())
         cand, C = cand[known], _unit(vecs[known])
         best_pos = (C @ P.T).max(axis=1)
         score = best_pos
@@ -298,9 +353,12 @@ class Recommender:
         k: int,
         allowed: np.ndarray | None,
         excluded: set[int],
-    ) -> list[Ranked] | None:
+    ) -> tuple[list[int], list[Ranked]] | None:
         """Cold start through the text space: cold examples by their text, and items with no
-        interactions (absent from the item2vec index) near all the examples' text."""
+        interactions (absent from the item2vec index) near all the examples' text.
+
+        Returns the cold examples it served (those with text) and the rankings; None when
+        nothing came from text."""
         with self.db.sessions() as session:
             text_ref = resolve_space(session, ref.collection_name, text_space)
             head = max_change_id(session, ref.collection_id)
@@ -308,11 +366,6 @@ class Recommender:
         vectors, has = self._text_vectors(text_ref, text_runtime, pos_ids)
         out: list[Ranked] = []
         cold_with_text = [i for i in cold if has[i]]
-        if cold and not cold_with_text:
-            raise NoInteractions(
-                "the examples without interactions have no text either; nothing to recommend from",
-                field=f"positive[{cold[0]}]",
-            )
         if cold_with_text:
             query = _unit(vectors[cold_with_text]).mean(axis=0)
             base = self._allowed(text_runtime, allowed, excluded)
@@ -331,7 +384,7 @@ class Recommender:
             if len(unseen):
                 query = _unit(vectors[has]).mean(axis=0)
                 out.append(Ranked("text", self._search(text_runtime, query[None, :], k, unseen, set())[0][:k]))
-        return out or None
+        return (cold_with_text, out) if out or cold_with_text else None
 
     def _text_vectors(
         self, text_ref: SpaceRef, text_runtime: SpaceRuntime, ids: list[int]
@@ -351,17 +404,18 @@ class Recommender:
         return vectors, np.any(vectors != 0, axis=1)
 
     @staticmethod
-    def _fuse(rankings: list[Ranked], k: int) -> list[tuple[int, float, str]]:
-        """One ranking as is; several fused by reciprocal rank, each item keeping its first source and score."""
-        if not rankings:
-            return []
-        if len(rankings) == 1:
-            src = rankings[0].source
-            return [(i, s, src) for i, s in rankings[0].pairs[:k]]
-        # service.fusion's RRF over the lists (two may come from one source), keyed by position.
-        fused = fuse({str(n): ranked.pairs for n, ranked in enumerate(rankings)}, "rrf", rrf_k=RRF_K)[:k]
-        out: list[tuple[int, float, str]] = []
-        for doc_id, _, per_list in fused:
-            first = min(per_list, key=int)
-            out.append((doc_id, per_list[first][1], rankings[int(first)].source))
-        return out
+    def _merge(rankings: list[Ranked], k: int) -> list[tuple[int, float, str]]:
+        """One list, best score first: each item once (its best score and that score's source), then the top k.
+
+        Every source earns its places by score; none is given a share of the list. Ties
+        keep the sources' order (item2vec first) and each source's own ranking.
+        """
+        best: dict[int, tuple[float, int, str]] = {}
+        order = 0
+        for ranked in rankings:
+            for i, score in ranked.pairs:
+                if i not in best or score > best[i][0]:
+                    best[i] = (score, best[i][1] if i in best else order, ranked.source)
+                order += 1
+        merged = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[:k]
+        return [(i, score, src) for i, (score, _, src) in merged]

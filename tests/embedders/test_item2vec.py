@@ -69,7 +69,9 @@ def test_fitted_satisfies_protocols(fitted: Item2VecEmbedder) -> None:
     assert isinstance(fitted, HasTrainedVectors)
     assert isinstance(fitted, TrainsOnInteractions)
     assert fitted.type == "item2vec" and fitted.trainable is True
-    assert fitted.metric == "cosine" and fitted.dim == 16
+    # Context scoring (the default): the index holds output vectors, compared by inner product.
+    assert fitted.metric == "ip" and fitted.dim == 16
+    assert Item2VecEmbedder(Item2VecSpec(scoring="cosine")).metric == "cosine"
 
 
 # -- the spec -----------------------------------------------------------------------------
@@ -77,9 +79,13 @@ def test_fitted_satisfies_protocols(fitted: Item2VecEmbedder) -> None:
 
 def test_spec_defaults_and_round_trip() -> None:
     spec = Item2VecSpec()
-    assert spec.mode == "sequence" and spec.dim == 64 and spec.window == 5 and spec.min_count == 1
-    assert spec.ns_exponent < 0, "the measured default samples rare items as negatives more than popular ones"
-    assert spec.session_gap_minutes == 30.0 and spec.gap_seconds == 1800.0
+    assert spec.mode == "sequence" and spec.dim == 64 and spec.window == 3 and spec.min_count == 1
+    # Measured on MovieLens 100k (bench/bench_item2vec_real.py): uniform negatives, no down-sampling, context
+    # scoring, one sequence per user.
+    assert spec.ns_exponent == 0.0 and spec.sample == 0.0 and spec.epochs == 20
+    assert spec.scoring == "context" and spec.metric == "ip"
+    assert spec.session_gap_minutes is None and spec.gap_seconds is None
+    assert Item2VecSpec(session_gap_minutes=30).gap_seconds == 1800.0
     assert spec.min_session_length == 2 and spec.cold_start_space is None
     assert Item2VecSpec(session_gap_minutes=None).gap_seconds is None
     assert parse_spec(spec.model_dump(mode="json")) == spec
@@ -138,11 +144,17 @@ def test_trained_vectors_mask_unknown_ids(fitted: Item2VecEmbedder, sequences: S
     assert set(ids.tolist()) == {i for seq in sequences for i in seq}
     assert ids.min() >= FIRST_ITEM_ID, "ids are the items' own ids, not row positions"
     query = [int(ids[3]), -5, int(ids[0]), 10**12, int(ids[3])]
-    mask, got = fitted.trained_vectors(query)
+    context_ids, context = fitted.context_vectors()
+    assert np.array_equal(context_ids, ids) and context.shape == vectors.shape
+    assert not np.allclose(context, vectors), "output vectors are not the input vectors"
+    mask, got = fitted.trained_vectors(query)  # what the index holds: the context vectors
     assert mask.tolist() == [True, False, True, False, True]
     assert got.dtype == np.float32 and got.shape == (5, 16)
-    assert np.array_equal(got[0], vectors[3]) and np.array_equal(got[2], vectors[0])
+    assert np.array_equal(got[0], context[3]) and np.array_equal(got[2], context[0])
     assert not np.any(got[[1, 3]])
+    q_mask, q = fitted.query_vectors(query)  # what queries are built from: the input vectors
+    assert q_mask.tolist() == mask.tolist()
+    assert np.array_equal(q[0], vectors[3]) and np.array_equal(q[2], vectors[0]) and not np.any(q[[1, 3]])
     empty_mask, empty = fitted.trained_vectors([])
     assert empty_mask.shape == (0,) and empty.shape == (0, 16)
     counts_ids, counts = fitted.item_counts()
@@ -313,7 +325,7 @@ def test_text_is_not_supported(fitted: Item2VecEmbedder) -> None:
 def test_save_load_round_trip_is_bit_identical(fitted: Item2VecEmbedder, tmp_path: Path) -> None:
     fitted.save(tmp_path / "m")
     manifest = json.loads((tmp_path / "m" / MANIFEST_NAME).read_text())
-    assert manifest["type"] == "item2vec" and manifest["dim"] == 16 and manifest["metric"] == "cosine"
+    assert manifest["type"] == "item2vec" and manifest["dim"] == 16 and manifest["metric"] == "ip"
     assert manifest["spec"] == fitted.spec.model_dump(mode="json")
     for path in (tmp_path / "m").iterdir():
         assert path.suffix in (".json", ".npy"), path  # never a pickle
@@ -322,6 +334,8 @@ def test_save_load_round_trip_is_bit_identical(fitted: Item2VecEmbedder, tmp_pat
     ids, vectors = fitted.item_vectors()
     query = np.concatenate([ids, [-1, 0]])
     for a, b in zip(loaded.trained_vectors(query), fitted.trained_vectors(query)):
+        assert np.array_equal(a, b)
+    for a, b in zip(loaded.query_vectors(query), fitted.query_vectors(query)):
         assert np.array_equal(a, b)
     assert np.array_equal(loaded.item_vectors()[1], vectors)
     assert np.array_equal(loaded.item_counts()[1], fitted.item_counts()[1])

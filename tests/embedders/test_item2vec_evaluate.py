@@ -190,7 +190,9 @@ def small_log() -> list[Interaction]:
 
 def test_compare_runs_every_recommender_on_the_same_split(small_log: list[Interaction]) -> None:
     split = time_split(small_log, 0.1)
-    results = compare(lambda train: Item2VecEmbedder(Item2VecSpec(**FAST)).fit_log(train), split, k=10)
+    # A 30-minute session gap in the spec: the co-occurrence baseline cuts sessions the same way.
+    spec = Item2VecSpec(**FAST, session_gap_minutes=30)
+    results = compare(lambda train: Item2VecEmbedder(spec).fit_log(train), split, k=10)
     assert set(results) == {"item2vec", "popularity", "co-occurrence"}
     assert {m.cases for m in results.values()} == {len(split.cases)}
     catalogue = catalogue_of(split)

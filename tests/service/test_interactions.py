@@ -301,7 +301,7 @@ def test_interaction_sequences_split_by_gap(client: TestClient, db: Database) ->
     _items(client, ids=tuple("abcdefgh"))
     m = 60.0
     log = [
-        # u1: a b c | (45 min) d e | (31 min) f   -> [a,b,c], [d,e]; the lone f is dropped
+        # u1: a b c | (45 min) d e | (31 min) f   -> [a,b,c], [d,e,f]: the lone f joins its nearer session
         ("u1", "a", 0), ("u1", "b", 5 * m), ("u1", "c", 10 * m),
         ("u1", "d", 55 * m), ("u1", "e", 60 * m),
         ("u1", "f", 91 * m),
@@ -320,14 +320,16 @@ def test_interaction_sequences_split_by_gap(client: TestClient, db: Database) ->
         ids = {d.external_id: d.id for d in s.query(Document)}
     cid = _cid(db)
     sequences = InteractionSequences(db, cid, gap_seconds=30 * m)
-    expected = [[ids[x] for x in seq] for seq in (["a", "b", "c"], ["d", "e"], ["g", "h"])]
+    expected = [[ids[x] for x in seq] for seq in (["a", "b", "c"], ["d", "e", "f"], ["g", "h"])]
     assert list(sequences) == expected
     assert list(sequences) == expected  # re-iterable
     assert len(sequences) == 3
     assert list(InteractionSequences(db, cid, gap_seconds=None)) == [
         [ids[x] for x in "abcdef"], [ids["g"], ids["h"]]
     ]
-    assert len(InteractionSequences(db, cid, gap_seconds=30 * m, min_length=3)) == 1
+    # min_length 3: [d, e] and [f] are each too short and join each other ([d, e, f]); u2's whole history is
+    # shorter than 3, so u2 is not trained on
+    assert len(InteractionSequences(db, cid, gap_seconds=30 * m, min_length=3)) == 2
     # before: only the past, strictly earlier events (h at exactly 31 min is out, leaving u2 a lone g)
     past = InteractionSequences(db, cid, gap_seconds=30 * m, before=datetime.fromtimestamp(E0 + 31 * m, tz=timezone.utc))
     assert list(past) == [[ids["a"], ids["b"], ids["c"]]]
