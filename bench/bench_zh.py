@@ -73,6 +73,8 @@ def configurations(
         ("_stop", "stopwords chinese", zh_stop),
         ("_words", "user_words", zh_words),
         ("_zh", "stopwords chinese + user_words", zh_both),
+        ("_search", "segment_mode search", {"segment_mode": "search"}),
+        ("_zh_search", "stopwords chinese + user_words + segment_mode search", {**zh_both, "segment_mode": "search"}),
     ):
         out.append((f"bm25{tag}", f"bm25, {label}", {"type": "bm25", **({"tokenizer": tok} if tok else {})}))
     for seed in seeds:
@@ -89,6 +91,11 @@ def configurations(
                 if tok:
                     spec["tokenizer"] = tok
                 out.append((f"{short}{tag}{suffix}", f"{family}, {label}", spec))
+            for tag, label, extra in (  # phrases learned from the corpus (gensim Phrases, default thresholds)
+                ("_ph", "phrases", {"phrases": {}}),
+                ("_stop_ph", "stopwords chinese + phrases", {"phrases": {}, "tokenizer": zh_stop}),
+            ):
+                out.append((f"{short}{tag}{suffix}", f"{family}, {label}", {"type": family, "workers": 1, "seed": seed, **extra}))
             for n in epochs:
                 base = {"type": family, "workers": 1, "seed": seed, "epochs": n}
                 out.append((f"{short}_e{n}{suffix}", f"{family}, default, {n} epochs", base))
@@ -101,7 +108,9 @@ def configurations(
     return out
 
 
-def run(epochs: Sequence[int], bert: bool, workdir: Path, seeds: Sequence[int] = (1,)) -> dict[str, Any]:
+def run(
+    epochs: Sequence[int], bert: bool, workdir: Path, seeds: Sequence[int] = (1,), only: Sequence[str] = ()
+) -> dict[str, Any]:
     from pydantic import TypeAdapter
 
     from embedders.storage import library_versions
@@ -124,6 +133,8 @@ def run(epochs: Sequence[int], bert: bool, workdir: Path, seeds: Sequence[int] =
         )
         rows: list[dict[str, Any]] = []
         for name, label, spec in configurations(user_words, epochs, bert, seeds):
+            if only and not any(name.startswith(prefix) for prefix in only):
+                continue
             t0 = time.perf_counter()
             created = vx.spaces.create(collection=COLLECTION, body=SpaceCreate.model_validate({"name": name, "embedder": spec}))
             job = vx.jobs.run_here(job_id=created.job.id, label="bench")
@@ -156,7 +167,7 @@ def run(epochs: Sequence[int], bert: bool, workdir: Path, seeds: Sequence[int] =
             row["per_query_rr@10"] = per_query_rr(vx, row["space"], queries)
             mean = sum(row["per_query_rr@10"].values()) / len(queries)
             assert abs(mean - row["metrics"]["mrr@10"]) < 1e-3, (row["space"], mean, row["metrics"]["mrr@10"])
-        analyzed = analyze_queries(vx, queries)  # what the tokenizer makes of each query (the analyze endpoint)
+        analyzed = analyze_queries(vx, queries, [r["space"] for r in rows])  # what the tokenizer makes of each query (the analyze endpoint)
     finally:
         vx.close()
     return {
@@ -208,15 +219,16 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def analyze_queries(vx: Any, queries: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
-    """Each query's tokens under the default tokenizer and the Chinese settings (bm25 spaces' analyze)."""
+def analyze_queries(vx: Any, queries: list[dict[str, Any]], built: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    """Each query's tokens under the default tokenizer and the Chinese settings (bm25 spaces' analyze, those built)."""
     from service.schemas import AnalyzeRequest
 
+    spaces = [s for s in ("bm25", "bm25_zh", "bm25_zh_search") if s in built]
     out: dict[str, dict[str, list[str]]] = {}
     for q in queries:
         out[q["id"]] = {
             space: list(vx.queries.analyze(collection=COLLECTION, space=space, body=AnalyzeRequest(text=q["text"])).tokens)
-            for space in ("bm25", "bm25_zh")
+            for space in spaces
         }
     return out
 
@@ -246,12 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="word2vec/doc2vec seeds; with several, the table shows mean (min-max) per configuration")
     parser.add_argument("--no-bert", action="store_true", help="skip the bert space (the slowest build)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "zh_eval.json")
+    parser.add_argument("--only", nargs="*", default=[], help="build only the spaces whose names start with these (e.g. bm25 w2v_ph)")
     args = parser.parse_args(argv)
     for name in ("jieba", "gensim", "bm25s", "sentence_transformers", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vecdex-zh-") as tmp:
-        report = run(args.epochs, not args.no_bert, Path(tmp), args.seeds)
+        report = run(args.epochs, not args.no_bert, Path(tmp), args.seeds, args.only)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     print()
     print(markdown(report))

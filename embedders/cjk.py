@@ -65,20 +65,25 @@ def user_word_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(re.escape, ordered)))
 
 
-def segment_han(run: str, user_words: re.Pattern[str] | None = None) -> list[str]:
-    """A run of Han characters cut into words: the user's words kept whole, the rest by jieba (with HMM)."""
+def segment_han(run: str, user_words: re.Pattern[str] | None = None, *, search: bool = False) -> list[str]:
+    """A run of Han characters cut into words: the user's words kept whole, the rest by jieba (with HMM).
+
+    ``search``: jieba's search-engine mode, which also emits the dictionary words inside a long word
+    (败走麦城 -> 败走, 麦城, 走麦城, 败走麦城), so a query's idiom still meets the text's plain words.
+    """
     jieba = _load_jieba()
+    cut = jieba.lcut_for_search if search else jieba.lcut
     if user_words is None:
-        return jieba.lcut(run, HMM=True)  # type: ignore[no-any-return]
+        return cut(run, HMM=True)  # type: ignore[no-any-return]
     out: list[str] = []
     at = 0
     for found in user_words.finditer(run):
         if found.start() > at:
-            out.extend(jieba.lcut(run[at : found.start()], HMM=True))
+            out.extend(cut(run[at : found.start()], HMM=True))
         out.append(found.group())
         at = found.end()
     if at < len(run):
-        out.extend(jieba.lcut(run[at:], HMM=True))
+        out.extend(cut(run[at:], HMM=True))
     return out
 
 

@@ -130,6 +130,13 @@ class TokenizerSpec(BaseModel):
     split_hyphens: StrictBool = Field(False, description="Cut 'south-west' into 'south', 'west' instead of one token.")
     strip_possessive: StrictBool = Field(True, description="\"Sydney's\" -> 'sydney', so possessives share a vector.")
     segment_cjk: StrictBool = Field(True, description="Segment Han text with jieba; otherwise each character is a token.")
+    segment_mode: Literal["precise", "search"] = Field(
+        "precise",
+        description=(
+            "jieba's mode: 'precise' (one cut) or 'search' (also the words inside long ones: 败走麦城 -> 败走, 麦城, "
+            "走麦城, 败走麦城; for keyword spaces, whose queries then meet the text's plain words)."
+        ),
+    )
     user_words: list[str] = Field(
         default_factory=list,
         max_length=20_000,
@@ -199,7 +206,9 @@ class Tokenizer:
             if not part:
                 continue
             if i % 2:
-                raw.extend(segment_han(part, self._user_words) if spec.segment_cjk else part)
+                raw.extend(
+                    segment_han(part, self._user_words, search=spec.segment_mode == "search") if spec.segment_cjk else part
+                )
             else:
                 raw.extend(self._words.findall(part))
         out: list[str] = []

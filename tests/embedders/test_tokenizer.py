@@ -165,3 +165,10 @@ def test_user_words_are_validated_and_normalised() -> None:
         TokenizerSpec(user_words=["词向量", "word2vec"])
     with pytest.raises(ValidationError, match=r"user_words\[0\]"):
         TokenizerSpec(user_words=[""])
+
+
+def test_search_mode_also_emits_the_words_inside_long_ones() -> None:
+    assert tok("关羽败走麦城") == ["关羽", "败走麦城"]
+    search = tok("关羽败走麦城", segment_mode="search")
+    assert {"败走", "麦城", "败走麦城"} <= set(search) and search[0] == "关羽"
+    assert tok("词向量模型", segment_mode="search", user_words=["词向量"])[0] == "词向量"  # user words stay whole
