@@ -322,7 +322,7 @@ def setup_family(svc: Service, family: str, quick: bool, torch_threads: int = 0)
     """A collection with the Lee background corpus and a ready, loaded space of the family."""
     spec = BILSTM_QUICK if (family == "bilstm" and quick) else BILSTM_FULL if family == "bilstm" else SPECS[family]
     if family == "bilstm" and torch_threads:
-        spec = {**spec, "threads": torch_threads}  # training sets its own thread count (default: every CPU)
+        spec = {**spec, "threads": torch_threads}  # training sets its own thread count (default: one torch thread)
     name = f"ingest_{family}"
     svc.post("/collections", {"name": name})
     svc.add_documents(name, lee_background(), "lee", 1000)

@@ -62,6 +62,7 @@ class BiLSTMEmbedder:
         {
             Capability.EMBED_TEXT,
             Capability.TRAIN_CORPUS,
+            Capability.ANALYZE_TEXT,
             Capability.WORD_VECTORS,
             Capability.CONTEXTUAL_TOKENS,
             Capability.PREFLIGHT,
@@ -88,6 +89,9 @@ class BiLSTMEmbedder:
     @property
     def tokenizer(self) -> Tokenizer:
         return self._tokenizer
+
+    def analyze(self, text: str) -> list[str]:
+        return self._tokenizer.tokenize(text)
 
     @property
     def vocabulary_size(self) -> int:
@@ -132,7 +136,10 @@ class BiLSTMEmbedder:
             vocabulary_size=len(vocab),
             unigram_perplexity=unigram_perplexity(train_set, heldout_set, len(vocab)) if prepared.heldout else None,
         )
-        with torch_threads(spec.threads), torch.random.fork_rng(devices=[]):
+        # One torch thread unless the spec says (train.DEFAULT_THREADS says why); the process's
+        # own count is put back afterwards, so the service's other work never runs at this job's.
+        with torch_threads(spec.threads) as threads, torch.random.fork_rng(devices=[]):
+            report.threads = threads
             torch.manual_seed(spec.seed)
             model = BiLM(_model_config(spec, vocab))
             train(model, types.chars(), train_set, heldout_set, spec, report, progress)

@@ -37,6 +37,13 @@ class BiLSTMSpec(EmbedderSpec):
     Defaults measured by bench/bench_bilstm.py on the Lee demo corpus (350 documents,
     58k training tokens; bench/results/bilstm.json), 2 idle CPU cores:
 
+    * threads: one by default (``threads: null``; issue 14, bench/bench_bilstm_load.py):
+      with other processes on the machine 2 threads fell to ~140-1,700 tokens/s (their
+      OpenMP barriers spin for a thread waiting in the run queue) while 1 thread
+      kept ~1,500-6,200 (medians, same runs) and is bit-identical from run to run;
+      the figures below were measured with 2 threads on an idle machine; 1 thread
+      trained the defaults in 99-153 s (6,300-4,100 tokens/s, load 1.2-5,
+      perplexity 158.2); really idle, 2 threads are ~1.5x faster than 1;
     * training takes ~2.5 minutes (10 epochs at ~4,000 tokens/s); held-out perplexity
       ~159 against ~448 for a unigram model on the same split; embedding runs at
       ~7,500 tokens/s;
@@ -97,7 +104,13 @@ class BiLSTMSpec(EmbedderSpec):
     patience: int = Field(2, ge=1, le=100, description="Stop after this many epochs without held-out improvement.")
     seed: int = Field(1, ge=0, le=2**31 - 1, description="Seed for initialisation, dropout, split and batch order.")
     threads: int | None = Field(
-        None, ge=1, le=256, description="torch threads while training; null: every CPU of the machine."
+        None,
+        ge=1,
+        le=256,
+        description=(
+            "torch threads while training; null: 1, bit-identical from run to run and the fastest on a shared "
+            "machine (2 threads ran 3-35x slower beside another busy process); set 2 on a dedicated machine."
+        ),
     )
 
     # --- representation -------------------------------------------------------------------------

@@ -4,8 +4,12 @@ Reproducibility: initialisation and dropout draw from torch's generator seeded
 with ``spec.seed`` inside :func:`torch.random.fork_rng` (so training neither
 depends on nor disturbs the caller's random state), and the held-out split and
 batch order come from :class:`random.Random` seeded the same way. With one
-thread the trained weights are bit-identical from run to run; with more,
-torch's CPU kernels are still deterministic for a fixed thread count.
+thread - the default (:func:`resolve_threads`) - the trained weights are
+bit-identical from run to run; with more, torch's CPU kernels are still
+deterministic for a fixed thread count, but differ from one count to another.
+
+Threads (:func:`resolve_threads`, :func:`torch_threads`): one torch thread
+unless the spec says otherwise. See :data:`DEFAULT_THREADS` for the measurement.
 
 Progress: phase "train" counts batches (epochs x batches per epoch), so a
 cancellation raised by the sink stops training within one batch; when early
@@ -18,7 +22,6 @@ the epoch so far) after every batch, and ``heldout_perplexity`` after each epoch
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -58,6 +61,7 @@ class TrainingReport:
     heldout_perplexity: float | None = None
     stopped_early: bool = False
     seconds: float = 0.0
+    threads: int | None = None  # torch threads training ran at (informative; None: not recorded)
 
     @property
     def tokens_per_second(self) -> float:
@@ -68,27 +72,64 @@ class TrainingReport:
         return {**asdict(self), "tokens_per_second": self.tokens_per_second}
 
 
-def machine_cpus() -> int:
-    """CPUs this process may run on (the affinity mask, which containers narrow), else the machine's count."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+DEFAULT_THREADS = 1
+"""torch threads for training when the spec's ``threads`` is null.
+
+Why 1 and not every CPU (issue 14; bench/bench_bilstm_load.py, results in
+bench/results/bilstm_load.json, 2-core machine shared with other work): a biLM
+batch is thousands of small operations (per LSTM time step a [32 x 128] x
+[128 x 1024] product, its backward, dropout, the softmax pieces), and with 2
+threads each is an OpenMP parallel region ending in a barrier (with
+``OMP_WAIT_POLICY=PASSIVE`` the process slept ~1,800 times per batch, once per
+barrier wait). When any other process holds a core, libgomp's default
+waiting (spin, then sleep) makes the thread that reaches a barrier burn its
+time slice spinning for its partner, which waits in the run queue
+(per-thread schedstat over 5 s: each of the 2 threads 0.9 s on a core, 4.2 s
+waiting). Medians over two interleaved runs, idle and beside a Python, numpy
+or torch loop: 2 threads 140-1,720 tokens/s (single runs down to 96: the
+issue's 58 tokens/s) at 0.7-4.0 ms of CPU per token; 1 thread 1,550-6,250
+tokens/s at 0.16-0.19 ms per token. One thread has no barrier to wait at; it
+is also the only count with which training is bit-identical from run to run,
+so the default is now reproducible. What it costs: on a really idle machine
+(load 0.03-0.18) 2 threads ran at 9,300 tokens/s against 6,100 on 1 (one
+pair). A full default training on 1 thread took 99 s (6,300 tokens/s, load
+1.2-1.8) and 153 s (4,100 tokens/s, load 4-5; the issue's idle 2-thread
+figure), with held-out perplexity 158.17 both times.
+
+``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once at a barrier) also cured
+2 threads (2,160-6,040 tokens/s, 0.2 ms per token; beside other processes it
+beat 1 thread by up to 2x, partly by taking a second share of the CPUs from
+them; idle it lost the 2-thread gain: 6,300 tokens/s), but libgomp reads it once, when torch is loaded, so a spec cannot set
+it: it belongs in the environment of the process (then ``threads: 2`` is
+worth setting). A default adapted to
+the load average was not chosen: load changes during a training run, and the
+trained weights would then depend on it.
+"""
+
+
+def resolve_threads(threads: int | None) -> int:
+    """The torch thread count training runs at: the spec's ``threads`` when given (honoured as is,
+    even above the CPU count: the caller asked for it), else :data:`DEFAULT_THREADS`."""
+    return DEFAULT_THREADS if threads is None else threads
 
 
 @contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Use ``threads`` (default: every CPU) while training, then restore the process setting.
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the block at :func:`resolve_threads` (``threads``) torch threads, then restore the previous count.
 
-    torch's thread count is process-wide; the service must not be left running
-    its other work with whatever the last training job chose.
+    Yields the count used. torch's thread count is a setting of the process (of
+    the calling thread's OpenMP team, and MKL's globally): the service must not
+    be left running its other work with whatever the last training job chose.
     """
+    resolved = resolve_threads(threads)
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads or machine_cpus())
+    if resolved != previous:
+        torch.set_num_threads(resolved)
     try:
-        yield
+        yield resolved
     finally:
-        torch.set_num_threads(previous)
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def train(

@@ -57,7 +57,7 @@ def test_known_declarations() -> None:
     assert capabilities("bm25") == {Capability.KEYWORD, Capability.ANALYZE_TEXT}
     assert capabilities("vectors") == {Capability.GIVEN_VECTORS}
     # Every family that reads text shows its tokens; those that do not read text do not pretend to.
-    for family in ("word2vec", "doc2vec", "bert", "bm25"):
+    for family in ("word2vec", "doc2vec", "bert", "bm25", "bilstm", "lsa"):
         assert Capability.ANALYZE_TEXT in capabilities(family), family
     for family in ("item2vec", "vectors"):
         assert Capability.ANALYZE_TEXT not in capabilities(family), family
