@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from indexers.base import SearchParams
 
+from .analyze_schemas import AnalyzeRequest, AnalyzeResponse  # noqa: F401 (re-exported: the public schemas live here)
 from .filter_schemas import Filter  # noqa: F401 (re-exported: recommend_schemas imports it from here)
 from .input_checks import ExternalIdChecks, json_value, sql_text, sql_text_or_none
 from .schema_types import (  # K_BOUNDS, NOT_BLANK, k_field, non_blank are used through this module too
@@ -300,19 +301,6 @@ class TokensRequest(BaseModel):
     text: Annotated[str, non_blank("text is empty")] = Field(min_length=1, max_length=10_000)
     neighbors: int = Field(0, ge=0, le=100, description="Also return this many nearest vocabulary words per token.")
     vectors: StrictBool = Field(True, description="Include the vectors themselves.")
-
-
-class AnalyzeRequest(BaseModel):
-    """Ask a text space how it cuts a text into tokens (stop words, user words, segmentation applied)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(min_length=1, max_length=100_000)
-
-
-class AnalyzeResponse(BaseModel):
-    space: str
-    tokens: list[str]
 
 
 class TokenVector(BaseModel):
