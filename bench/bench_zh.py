@@ -94,6 +94,9 @@ def configurations(
             for tag, label, extra in (  # phrases learned from the corpus (gensim Phrases, default thresholds)
                 ("_ph", "phrases", {"phrases": {}}),
                 ("_stop_ph", "stopwords chinese + phrases", {"phrases": {}, "tokenizer": zh_stop}),
+                ("_search", "segment_mode search", {"tokenizer": {"segment_mode": "search"}}),
+                ("_stop_search", "stopwords chinese + segment_mode search",
+                 {"tokenizer": {**zh_stop, "segment_mode": "search"}}),
             ):
                 out.append((f"{short}{tag}{suffix}", f"{family}, {label}", {"type": family, "workers": 1, "seed": seed, **extra}))
             for n in epochs:
