@@ -26,12 +26,13 @@ from embedders.item2vec import (
     catalogue_of,
     compare,
     evaluate,
+    leave_last_out,
     recency_weights,
     time_split,
 )
 from embedders.item2vec import tune as tune_module
 from embedders.item2vec.synthetic import planted_log
-from embedders.item2vec.tune import SEARCH_SPACE, TuneResult, tune
+from embedders.item2vec.tune import SEARCH_SPACE, TuneResult, predicted_seconds, tune
 
 from .conftest import RecordingProgress
 
@@ -236,7 +237,7 @@ def test_tune_searches_within_budget_on_validation_only(
     # The default search space has thousands of combinations: only the budget stops it
     # (max_trials is a safety net, so a broken budget check fails fast instead of running on).
     result = tune(small_log, base, budget_seconds=budget, k=5, seed=3, progress=progress,
-                  test_fraction=0.1, validation_fraction=0.2, max_trials=150)
+                  test_fraction=0.1, validation_fraction=0.2, max_trials=150, protocol="time")
     trials = result.trials
     assert trials[0].spec_changes == {}
     assert 2 <= len(trials) < 100
@@ -275,3 +276,46 @@ def test_tune_rejects_bad_arguments(small_log: list[Interaction]) -> None:
         tune(small_log, Item2VecSpec(**FAST), budget_seconds=1, search_space={"learning_rate": (1,)})
     with pytest.raises(CorpusTooSmall):
         tune(small_log[:3], Item2VecSpec(**FAST), budget_seconds=0)
+
+
+def test_tune_validates_on_each_users_second_to_last_event_by_default(
+    small_log: list[Interaction], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Protocol ``last``: validation = leave-last-out of the training part (many more cases than a time cut),
+    and the outer test events (each user's latest) are never trained or scored on."""
+    scored_on: list[list[Case]] = []
+
+    def recording_evaluate(recommender, cases, k, catalogue):  # type: ignore[no-untyped-def]
+        scored_on.append(list(cases))
+        return evaluate(recommender, cases, k, catalogue)
+
+    monkeypatch.setattr(tune_module, "evaluate", recording_evaluate)
+    tune(small_log, Item2VecSpec(**FAST), budget_seconds=0.0, k=5)
+    outer = leave_last_out(small_log)
+    inner = leave_last_out(outer.train)
+    assert scored_on == [inner.cases]
+    assert len(inner.cases) > len(time_split(time_split(small_log, 0.1).train, 0.1).cases)
+    held_out = {(c.user, c.target, c.history[-1].ts) for c in outer.cases}
+    assert not any((c.user, c.target, c.history[-1].ts) in held_out for c in inner.cases)
+
+
+def test_a_trial_predicted_to_overrun_the_budget_is_not_started() -> None:
+    base = Item2VecSpec(**FAST)
+    done = [(base, 2.0)]
+    bigger = base.model_copy(update={"epochs": base.epochs * 4})
+    assert predicted_seconds(done, bigger) == pytest.approx(8.0)
+    assert predicted_seconds(done, base.model_copy(update={"dim": base.dim // 2})) == pytest.approx(1.0)
+    # the slowest rate seen is the one used: a conservative guess
+    assert predicted_seconds([(base, 2.0), (bigger, 4.0)], base) == pytest.approx(2.0)
+
+
+def test_tune_keeps_its_budget_when_every_candidate_costs_more(
+    small_log: list[Interaction], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base trial takes its time; a search space of only much dearer specs then starts no trial."""
+    clock = iter(range(0, 10_000, 5))  # every reading of the clock advances 5 s: the base trial "takes" 5 s
+    monkeypatch.setattr(tune_module.time, "monotonic", lambda: float(next(clock)))
+    base = Item2VecSpec(**FAST)
+    space = {"epochs": (base.epochs * 10, base.epochs * 20)}
+    result = tune(small_log, base, budget_seconds=30.0, k=5, search_space=space)
+    assert [t.spec_changes for t in result.trials] == [{}]
