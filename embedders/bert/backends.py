@@ -45,8 +45,7 @@ import shutil
 import tempfile
 import threading
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ContextManager
 
@@ -54,6 +53,7 @@ from embedders.bert import inference
 from embedders.bert.source import ModelSource, offline
 from embedders.bert.spec import BertSpec
 from embedders.errors import ModelFileError, ModelUnavailable
+from embedders.torch_threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_qint8.onnx"}
 # Texts (windows) per encode call up to which a spec without ``threads`` runs on one thread.
 SINGLE_THREAD_TEXTS = 1
 
-# Held around every torch forward pass of the process (see the module docstring).
-_TORCH_THREADS = threading.Lock()
 
 
 def all_cores() -> int:
@@ -87,26 +85,6 @@ def inference_threads(spec: BertSpec, n_texts: int) -> int:
     if spec.threads:
         return spec.threads
     return 1 if n_texts <= SINGLE_THREAD_TEXTS else all_cores()
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with torch at ``threads`` intra-op threads, then restore the previous count.
-
-    Under the process-wide lock, because the count is process-wide: without it a
-    concurrent call of another space would run at this one's setting, or reset it mid-call.
-    """
-    import torch
-
-    with _TORCH_THREADS:
-        before = torch.get_num_threads()
-        if before != threads:
-            torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
 
 
 def running_with(spec: BertSpec, threads: int) -> ContextManager[None]:

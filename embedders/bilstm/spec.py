@@ -108,7 +108,7 @@ class BiLSTMSpec(EmbedderSpec):
         ge=1,
         le=256,
         description=(
-            "torch threads while training; null: 1, bit-identical from run to run and the fastest on a shared "
+            "torch threads while training and embedding; null: 1, bit-identical from run to run and the fastest on a shared "
             "machine (2 threads ran 3-35x slower beside another busy process); set 2 on a dedicated machine."
         ),
     )

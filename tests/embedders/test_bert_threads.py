@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from embedders.bert import BertEmbedder, BertSpec  # noqa: E402
+from embedders import torch_threads as shared_threads
 from embedders.bert import backends  # noqa: E402
 
 TEXTS = ["Firefighters battled bushfires near Sydney overnight.", "Stock markets fell sharply."]
@@ -106,6 +107,6 @@ def test_onnx_sessions_take_the_spec_setting(threads: int | None, expected: int)
 
 def test_onnx_calls_do_not_touch_torch() -> None:
     with backends.running_with(BertSpec(backend="onnx", threads=1), 1):
-        assert not backends._TORCH_THREADS.locked()
+        assert not shared_threads._TORCH_THREADS.locked()
     with backends.running_with(BertSpec(threads=1), 1):
-        assert backends._TORCH_THREADS.locked()
+        assert shared_threads._TORCH_THREADS.locked()

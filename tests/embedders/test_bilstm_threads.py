@@ -133,3 +133,28 @@ def test_changing_the_default_constant_changes_what_training_runs_at(
         BiLSTMEmbedder(BiLSTMSpec(**TINY)).fit(small_corpus, spy)
     assert spy.seen == [2, 2]
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_embedding_runs_at_the_spec_threads_and_restores_the_process_count(
+    small_corpus: ListCorpus, process_threads: None, monkeypatch: pytest.MonkeyPatch, threads: int | None
+) -> None:
+    """Inference too: 1 thread unless the spec says (2 threads were 2.5x slower beside a busy process)."""
+    from embedders.bilstm import inference
+
+    model = BiLSTMEmbedder(BiLSTMSpec(**TINY, threads=1)).fit(small_corpus)
+    if threads is not None:
+        model.spec = model.spec.model_copy(update={"threads": threads})
+    seen: list[int] = []
+    original = inference.token_layers
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "token_layers", spying)
+    torch.set_num_threads(2 if threads is None else 1)
+    model.embed_documents(["the fire spread", "rain fell"])
+    model.token_vectors("the fire spread")
+    assert seen and set(seen) == {threads or 1}
+    assert torch.get_num_threads() == (2 if threads is None else 1)
