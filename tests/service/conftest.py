@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -51,3 +53,14 @@ def run_jobs(settings: Settings) -> int:
 @pytest.fixture
 def jobs(settings: Settings) -> Callable[[], int]:
     return lambda: run_jobs(settings)
+
+
+def post_log(client: TestClient, log: Iterable[Any], collection: str = "shop") -> None:
+    """Upload a planted interaction log (``embedders.item2vec.synthetic``; items ``i<id>``), 1,000 events a request."""
+    events = [
+        {"user": e.user, "item": f"i{e.item}", "timestamp": datetime.fromtimestamp(e.ts, timezone.utc).isoformat()}
+        for e in log
+    ]
+    for start in range(0, len(events), 1000):
+        r = client.post(f"/collections/{collection}/interactions", json={"interactions": events[start : start + 1000]})
+        assert r.status_code == 200, r.text

@@ -9,12 +9,12 @@ and an item nobody interacted with is served through a BERT text space.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 import pytest
 from fastapi.testclient import TestClient
 
 from embedders.item2vec.synthetic import planted_log
+from tests.service.conftest import post_log
 
 GROUPS = {
     "music": ["electric guitar", "grand piano", "violin", "drum kit", "trumpet", "flute", "cello", "saxophone",
@@ -48,13 +48,7 @@ def shop(client: TestClient, jobs: Callable[[], int]) -> dict[str, str]:
         items.append({"external_id": ext, "text": title, "metadata": {"group": NAMES[g], "in_stock": item_id % 2 == 0}})
     assert client.post("/collections", json={"name": "shop", "kind": "items"}).status_code == 201
     assert client.post("/collections/shop/documents", json={"documents": items}).status_code == 200
-    events = [
-        {"user": e.user, "item": f"i{e.item}", "timestamp": datetime.fromtimestamp(e.ts, timezone.utc).isoformat()}
-        for e in log
-    ]
-    for start in range(0, len(events), 1000):
-        r = client.post("/collections/shop/interactions", json={"interactions": events[start : start + 1000]})
-        assert r.status_code == 200, r.text
+    post_log(client, log)
     r = client.post("/collections/shop/spaces", json={"name": "i2v", "embedder": ITEM2VEC})
     assert r.status_code == 202, r.text
     assert jobs() == 1

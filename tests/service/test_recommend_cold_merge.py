@@ -8,12 +8,12 @@ shown were not in order. Now every hit earns its place by score.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from fastapi.testclient import TestClient
 
 from embedders.item2vec.synthetic import planted_log
 from service.query.recommend import Ranked, Recommender
+from tests.service.conftest import post_log
 
 TITLES = [
     ["electric guitar", "grand piano", "violin", "drum kit", "trumpet", "flute", "cello", "saxophone"],
@@ -50,11 +50,7 @@ def test_cold_start_hits_come_in_score_order(client: TestClient, jobs: Callable[
     docs += [{"external_id": "new-banjo", "text": "acoustic banjo"}, {"external_id": "new-tent", "text": "tunnel tent"}]
     assert client.post("/collections", json={"name": "shop", "kind": "items"}).status_code == 201
     assert client.post("/collections/shop/documents", json={"documents": docs}).status_code == 200
-    events = [
-        {"user": e.user, "item": f"i{e.item}", "timestamp": datetime.fromtimestamp(e.ts, timezone.utc).isoformat()}
-        for e in log
-    ]
-    assert client.post("/collections/shop/interactions", json={"interactions": events}).status_code == 200
+    post_log(client, log)
     assert client.post("/collections/shop/spaces", json={"name": "titles", "embedder": {"type": "bert"}}).status_code == 202
     spec = {**SPEC, "cold_start_space": "titles"}
     assert client.post("/collections/shop/spaces", json={"name": "i2v", "embedder": spec}).status_code == 202

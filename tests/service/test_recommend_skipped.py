@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from embedders.item2vec.synthetic import planted_log
+from tests.service.conftest import post_log
 
 SPEC = {"type": "item2vec", "dim": 16, "epochs": 20, "workers": 1, "seed": 3}
 LATE = datetime(2100, 1, 1, tzinfo=timezone.utc).isoformat()  # after every planted event: the latest
@@ -28,11 +29,7 @@ def shop(client: TestClient, jobs: Callable[[], int]) -> dict[str, int]:
     docs = [{"external_id": f"i{i}", "text": ""} for i in sorted(group_of)]
     assert client.post("/collections", json={"name": "shop", "kind": "items"}).status_code == 201
     assert client.post("/collections/shop/documents", json={"documents": docs}).status_code == 200
-    events = [
-        {"user": e.user, "item": f"i{e.item}", "timestamp": datetime.fromtimestamp(e.ts, timezone.utc).isoformat()}
-        for e in log
-    ]
-    assert client.post("/collections/shop/interactions", json={"interactions": events}).status_code == 200
+    post_log(client, log)
     assert client.post("/collections/shop/spaces", json={"name": "i2v", "embedder": SPEC}).status_code == 202
     assert jobs() == 1
     assert client.post("/collections/shop/documents", json={"documents": [{"external_id": "new", "text": ""}]}).status_code == 200
