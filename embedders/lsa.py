@@ -18,7 +18,6 @@ not a pickle, and a query is projected exactly as a document is.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -28,8 +27,9 @@ from pydantic import Field
 
 from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.capabilities import Capability, trains
-from embedders.errors import EmptyText, EmptyVocabulary, ModelFileError, NotFitted
+from embedders.errors import EmptyText, ModelFileError, NotFitted
 from embedders.storage import load_array, read_manifest, spec_from_manifest, write_manifest
+from embedders.tfidf import select_vocabulary, smoothed_idf, tfidf_weights
 from embedders.tokenizer import Tokenizer, TokenizerSpec
 from embedders.training import CorpusStats, check_corpus_length, preflight_corpus, prepare_corpus
 
@@ -91,15 +91,7 @@ class LSAEmbedder:
 
     def _vocabulary(self, stats: CorpusStats) -> list[str]:
         """The words kept: in at least ``min_count`` documents and at most ``max_df`` of them."""
-        spec = self.spec
-        limit = spec.max_df * stats.n_docs
-        words = sorted(w for w, df in stats.doc_freqs.items() if spec.min_count <= df <= limit)
-        if not words:
-            raise EmptyVocabulary(
-                f"min_count={spec.min_count} and max_df={spec.max_df} leave no word of {len(stats.doc_freqs)}",
-                field="embedder.min_count",
-            )
-        return words
+        return select_vocabulary(stats, self.spec.min_count, self.spec.max_df)
 
     def fit(self, corpus: Corpus, progress: Progress | None = None) -> LSAEmbedder:
         """Vocabulary and idf from one tokenizing pass ("vocabulary"), then the SVD ("train", one step)."""
@@ -111,9 +103,8 @@ class LSAEmbedder:
         docs, stats = prepare_corpus(corpus, self._tokenizer, progress)
         words = self._vocabulary(stats)
         index = {w: i for i, w in enumerate(words)}
-        df = np.array([stats.doc_freqs[w] for w in words], dtype=np.float64)
-        idf = (np.log((1.0 + stats.n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
-        bows = [b for b in (_weights(index, idf, tokens) for tokens in docs) if b]
+        idf = smoothed_idf(stats, words)
+        bows = [b for b in (tfidf_weights(index, idf, tokens) for tokens in docs) if b]
         progress.start("train", 1)
         lsi = LsiModel(
             corpus=[list(zip(idx.tolist(), w.tolist())) for idx, w in bows],
@@ -189,16 +180,5 @@ class LSAEmbedder:
         return self._index
 
     def _weights(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        return _weights(self._index or {}, self._idf, tokens)
+        return tfidf_weights(self._index or {}, self._idf, tokens)
 
-
-def _weights(index: dict[str, int], idf: np.ndarray, tokens: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """A document's TF-IDF entries (vocabulary indices, L2-normalised weights), or None if no word is known."""
-    counts = Counter(i for i in (index.get(t) for t in tokens) if i is not None)
-    if not counts:
-        return None
-    idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    w = (1.0 + np.log(tf)) * idf[idx]
-    norm = float(np.linalg.norm(w))
-    return (idx, (w / norm).astype(np.float32)) if norm > 0 else None

@@ -25,6 +25,7 @@ from embedders.errors import ModelFileError, UnknownEmbedderType
 from embedders.item2vec import Item2VecEmbedder
 from embedders.lsa import LSAEmbedder
 from embedders.storage import read_manifest
+from embedders.tfidf import TfidfEmbedder
 from embedders.vectors import VectorsEmbedder
 from embedders.word2vec import Word2VecEmbedder
 
@@ -51,6 +52,7 @@ _FAMILIES: tuple[type[RegisteredEmbedder], ...] = (
     BM25Embedder,
     VectorsEmbedder,
     LSAEmbedder,
+    TfidfEmbedder,
 )
 
 _REGISTRY: dict[str, type[RegisteredEmbedder]] = {cls.type: cls for cls in _FAMILIES}

@@ -53,12 +53,19 @@ def metrics_table(rows: list[tuple[str, str, dict[str, Any] | None]]) -> list[st
 
 def _report(task: str, dataset: str, results: list, as_json: bool, plot: Optional[Path]) -> None:  # type: ignore[type-arg]
     if as_json:
-        print_json({"task": task, "dataset": dataset, "results": [r.as_dict() for r in results]})
+        print_json({"task": task, "dataset": dataset, "results": [{**r.as_dict(), "params": r.params} for r in results]})
     else:
         typer.echo(f"{task} on {dataset}:")
         for line in metrics_table([(r.space, r.status + (f" ({r.reason})" if r.reason else ""), r.metrics) for r in results]):
             typer.echo(line)
         for r in results:
+            if r.embedder_type == "combination":
+                weights = ", ".join(f"{k} {v:.2f}" for k, v in r.params["weights"].items())
+                held = r.params.get("held_out")
+                typer.echo(
+                    f"  {r.space}: {'fitted' if r.params['fitted'] else 'equal'} weights {weights}"
+                    + (f"; held-out pearson {_fmt(held['pearson'])}" if held else "")
+                )
             for name, s in (r.metrics or {}).get("sections", {}).items():
                 typer.echo(f"  {r.space} {name}: {s['correct']}/{s['total']} = {_fmt(s['accuracy'])} ({s['oov']} oov)")
     if plot is not None:
@@ -115,10 +122,14 @@ def eval_similarity(
         typer.Option("--matrix", help="n x n scores; optional header of external ids, else collection order."),
     ] = None,
     space: SpacesOption = None,
+    fit_weights: Annotated[
+        bool,
+        typer.Option("--fit-weights", help="Fit the combined similarity's weights to the gold scores (else equal)."),
+    ] = False,
     as_json: JsonOption = False,
     plot: PlotOption = None,
 ) -> None:
-    """Pearson and Spearman between gold document similarities and each space's cosine."""
+    """Pearson and Spearman between gold document similarities and each space's cosine, and their combination."""
     from ..evaluation.formats import matrix_pairs, read_matrix, read_pairs
 
     if (pairs is None) == (matrix is None):
@@ -140,7 +151,7 @@ def eval_similarity(
                         "--matrix",
                     )
             dataset, gold = matrix.name, matrix_pairs(ids, values)
-        results = evaluator.similarity(collection, gold, space, dataset)
+        results = evaluator.similarity(collection, gold, space, dataset, fit_weights=fit_weights)
     _report("similarity", dataset, results, as_json, plot)
 
 

@@ -188,6 +188,11 @@ class SimilarityRequest(BaseModel):
     )
     spaces: SpaceNames
     dataset: Dataset
+    fit_weights: StrictBool = Field(
+        False,
+        description="Also fit the weights of the spaces' combined similarity to these scores (reported with a "
+        "held-out Pearson); otherwise the combination weighs every scored space equally.",
+    )
 
     def check(self) -> None:
         """One form of gold scores; a square matrix whose ids (if given) name its rows once each."""
@@ -232,7 +237,8 @@ class SimilarityRequest(BaseModel):
 
     def run(self, evaluator: Evaluator, collection: str) -> tuple[str, list[SpaceResult]]:
         dataset = _dataset(self.dataset, "similarity")
-        return dataset, evaluator.similarity(collection, self.gold(evaluator, collection), self.spaces, dataset)
+        gold = self.gold(evaluator, collection)
+        return dataset, evaluator.similarity(collection, gold, self.spaces, dataset, fit_weights=self.fit_weights)
 
 
 # ----------------------------------------------------------------------------- words

@@ -27,6 +27,7 @@ from ..store.repository import SpaceRef, get_collection, list_spaces, max_change
 from ..query.search import Searcher, check_k
 from ..runtime.spaces import SpaceRuntime
 from . import metrics as m
+from .combine import combine
 from .formats import Query
 
 OK = "ok"
@@ -230,8 +231,15 @@ class Evaluator:
         pairs: Sequence[tuple[str, str, float]],
         spaces: Sequence[str] | None = None,
         dataset: str = "similarity",
+        fit_weights: bool = False,
     ) -> list[SpaceResult]:
-        """Pearson and Spearman between the gold scores and the cosine of the two documents' vectors."""
+        """Pearson and Spearman between the gold scores and the cosine of the two documents' vectors.
+
+        With two or more spaces scored, one more result (space ``a+b+...``, embedder_type
+        ``combination``, not stored) scores their combined similarity (:mod:`.combine`): equal
+        weights, or with ``fit_weights`` the weights fitted to the gold scores, given in its params
+        beside a held-out Pearson.
+        """
         wanted = sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs})
         with self.db.sessions() as session:
             row = get_collection(session, collection)
@@ -251,6 +259,7 @@ class Evaluator:
                 field="pairs",
             )
         index = {d: i for i, d in enumerate(wanted)}
+        scored: dict[str, list[float | None]] = {}
 
         def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
             if runtime.keyword:
@@ -260,6 +269,7 @@ class Evaluator:
             for a, b, _ in pairs:
                 va, vb = vectors[index[a]], vectors[index[b]]
                 predicted.append(None if va is None or vb is None else float(np.dot(va, vb)))
+            scored[ref.name] = predicted
             return SpaceResult(
                 ref.name,
                 ref.embedder_type,
@@ -268,7 +278,26 @@ class Evaluator:
                 params={"pairs": len(pairs), "documents": len(wanted)},
             )
 
-        return self._over_spaces("similarity", dataset, collection, spaces, evaluate)
+        results = self._over_spaces("similarity", dataset, collection, spaces, evaluate)
+        combination = combine(pairs, scored, fit=fit_weights)
+        if combination is not None:
+            results.append(
+                SpaceResult(
+                    "+".join(combination.spaces),
+                    "combination",
+                    OK,
+                    metrics=clean(combination.metrics),
+                    params=clean(
+                        {
+                            "spaces": combination.spaces,
+                            "weights": combination.weights,
+                            "fitted": combination.fitted,
+                            "held_out": combination.held_out,
+                        }
+                    ),
+                )
+            )
+        return results
 
     def _document_vectors(self, ref: SpaceRef, runtime: SpaceRuntime, docs: Sequence[Any]) -> list[np.ndarray | None]:
         """Unit vectors of the documents (stored ones first, else embedded now); None for an all-zero vector."""

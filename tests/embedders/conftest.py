@@ -32,6 +32,7 @@ FAST_SPECS: dict[str, dict[str, Any]] = {
     "bm25": {},
     "vectors": {"dim": 8},
     "lsa": {"dim": 16},
+    "tfidf": {},
 }
 
 # Parameters that make ``fit`` leave no word in the vocabulary, per family.
@@ -40,6 +41,7 @@ EMPTY_VOCAB_SPECS: dict[str, dict[str, Any]] = {
     "doc2vec": {"min_count": 100_000},
     "bilstm": {"min_count": 100_000},
     "lsa": {"min_count": 100_000},
+    "tfidf": {"min_count": 100_000},
 }
 
 

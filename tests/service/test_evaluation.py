@@ -204,7 +204,8 @@ def test_eval_commands_store_and_list_runs(env: Path) -> None:
     code, out = run("eval", "similarity", "topics", "--pairs", str(pairs), "--json")
     assert code == 0, out
     results = {r["space"]: r for r in json.loads(out)["results"]}
-    assert set(results) == {"w2v", "d2v"}
+    assert set(results) == {"w2v", "d2v", "w2v+d2v"}  # the two spaces, and their combined similarity
+    assert results["w2v+d2v"]["params"]["weights"] == {"w2v": 0.5, "d2v": 0.5}
     # Tiny models: the figures are checked for shape, not quality (bench/ measures quality).
     assert results["w2v"]["metrics"]["pairs"] == 6 and results["w2v"]["metrics"]["missing_rate"] == 0
     assert -1 <= results["w2v"]["metrics"]["spearman"] <= 1 and -1 <= results["d2v"]["metrics"]["pearson"] <= 1
