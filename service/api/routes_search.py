@@ -23,6 +23,7 @@ from ..schemas import (
     K_BOUNDS,
     WordNeighbors,
 )
+from ..similar_schemas import CombinedSimilarRequest, CombinedSimilarResponse
 from .deps import VecdexDep
 from .responses import ModelResponse, answer
 from .openapi import errors
@@ -55,6 +56,12 @@ async def hybrid(name: str, body: HybridRequest, vx: VecdexDep) -> ModelResponse
 async def similar(name: str, external_id: str, body: SimilarRequest, vx: VecdexDep) -> ModelResponse:
     """More like this: neighbours of a stored document, itself excluded."""
     return await answer(vx.queries.similar, collection=name, external_id=external_id, body=body)
+
+
+@router.post("/collections/{name}/documents/{external_id}/similar/combined", response_model=CombinedSimilarResponse, operation_id="similar_documents_combined", responses=QUERY_ERRORS)
+async def similar_combined(name: str, external_id: str, body: CombinedSimilarRequest, vx: VecdexDep) -> ModelResponse:
+    """More like this by the combined similarity of several vector spaces (e.g. bert + word2vec + tfidf)."""
+    return await answer(vx.queries.similar_combined, collection=name, external_id=external_id, body=body)
 
 
 @router.get("/collections/{name}/spaces/{space}/words/{word}/neighbors", response_model=WordNeighbors, operation_id="word_neighbors", responses=QUERY_ERRORS)

@@ -85,6 +85,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{C}/compare"): READ,
     ("POST", f"{C}/hybrid"): READ,
     ("POST", f"{C}/documents/{{external_id}}/similar"): READ,
+    ("POST", f"{C}/documents/{{external_id}}/similar/combined"): READ,
     ("GET", f"{C}/spaces/{{space}}/words/{{word}}/neighbors"): READ,
     ("POST", f"{C}/spaces/{{space}}/words/analogy"): READ,
     ("POST", f"{C}/spaces/{{space}}/tokens"): READ,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..query.fusion import clipped_mean
 from . import metrics as m
 
 Pair = tuple[str, str, float]
@@ -43,13 +44,8 @@ class Combination:
 
 def fused(predicted: Mapping[str, Sequence[float | None]], weights: Mapping[str, float]) -> list[float | None]:
     """Per pair, the weighted mean of the spaces' clipped cosines over the spaces that scored it."""
-    names = [s for s in predicted if weights.get(s, 0.0) > 0]
-    out: list[float | None] = []
-    for row in zip(*(predicted[s] for s in names)):
-        total = sum(weights[s] * max(v, 0.0) for s, v in zip(names, row) if v is not None)
-        mass = sum(weights[s] for s, v in zip(names, row) if v is not None)
-        out.append(total / mass if mass > 0 else None)
-    return out
+    names = list(predicted)
+    return [clipped_mean(dict(zip(names, row)), weights) for row in zip(*(predicted[s] for s in names))]
 
 
 def fit_weights(gold: Sequence[float], predicted: Mapping[str, Sequence[float | None]]) -> dict[str, float]:

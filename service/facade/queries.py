@@ -19,6 +19,8 @@ from ..schemas import (
     WordNeighbors,
 )
 from ..query.batch_search import SearchJob
+from ..query.combined_similar import combined_similar
+from ..similar_schemas import CombinedSimilarRequest, CombinedSimilarResponse
 from ..query.query_path import Query
 from .core import Core
 
@@ -51,6 +53,16 @@ class Queries:
             collection, external_id, body.k, body.filter, body.space, body.snippet_chars
         )
         return SearchResponse(space=space, hits=hits)
+
+    def similar_combined(
+        self, *, collection: str, external_id: str, body: CombinedSimilarRequest
+    ) -> CombinedSimilarResponse:
+        """More like this by the combined similarity of several vector spaces (equal weights unless given)."""
+        spaces, weights, hits = combined_similar(
+            self._searcher.path, collection, external_id, body.k, body.spaces, body.weights, body.candidates,
+            body.filter, body.snippet_chars,
+        )
+        return CombinedSimilarResponse(spaces=spaces, weights=weights, hits=hits)
 
     def compare(self, *, collection: str, body: CompareRequest) -> CompareResponse:
         """The same query in several spaces side by side, with each pair's top-k overlap."""

@@ -12,6 +12,9 @@ returns ``(doc_id, fused_score, {space: (rank, score)})`` best first.
 
 Ties are broken by the best rank among the spaces with a positive weight, then
 by id, so a space of weight 0 never reorders the others.
+
+Combining *similarities* (two documents, several spaces) is :func:`clipped_mean`: the
+weighted mean of each space's cosine clipped at 0 (why: service.evaluation.combine).
 """
 
 from __future__ import annotations
@@ -70,3 +73,14 @@ def fuse(
         return (-fused[doc_id], min(ranks, default=inf), doc_id)
 
     return [(d, fused[d], seen[d]) for d in sorted(fused, key=key)]
+
+
+def clipped_mean(cosines: Mapping[str, float | None], weights: Mapping[str, float]) -> float | None:
+    """Weighted mean of ``max(cosine, 0)`` over the spaces with a cosine and a positive weight (None: none)."""
+    total = mass = 0.0
+    for space, value in cosines.items():
+        w = weights.get(space, 0.0)
+        if value is not None and w > 0:
+            total += w * max(value, 0.0)
+            mass += w
+    return total / mass if mass > 0 else None
