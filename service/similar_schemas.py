@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,7 +26,8 @@ class CombinedSimilarRequest(BaseModel):
     )
     weights: dict[str, float] = Field(
         default_factory=dict,
-        description="Space -> weight (>= 0), e.g. what `vecdex eval similarity --fit-weights` printed; default equal.",
+        description="Space -> weight (>= 0); default: the collection's fitted weights (`vecdex eval similarity "
+        "--fit-weights`) if they cover these spaces, else equal.",
         json_schema_extra={"additionalProperties": {"type": "number", "minimum": 0}},
     )
     candidates: int | None = Field(
@@ -52,4 +54,7 @@ class CombinedHit(Hit):
 class CombinedSimilarResponse(BaseModel):
     spaces: list[str]
     weights: dict[str, float]
+    weights_from: Literal["request", "collection", "equal"] = Field(
+        description="request: as sent; collection: fitted by a similarity evaluation (fit_weights); equal: neither."
+    )
     hits: list[CombinedHit]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from embedders.capabilities import Capability
 from embedders.registry import has
@@ -22,12 +22,12 @@ from embedders.errors import NotSupported
 
 from ..store.db import Database
 from ..errors import InvalidFile, SpaceNotFound, UnknownPairDocuments
-from ..store.models import Document, Evaluation
+from ..store.models import Collection, Document, Evaluation
 from ..store.repository import SpaceRef, get_collection, list_spaces, max_change_id, resolve_space
 from ..query.search import Searcher, check_k
 from ..runtime.spaces import SpaceRuntime
 from . import metrics as m
-from .combine import combine
+from .combine import Combination, combine
 from .formats import Query
 
 OK = "ok"
@@ -105,7 +105,13 @@ class Evaluator:
                 head = max_change_id(session, ref.collection_id)
             yield ref, self.searcher.runtimes.get(ref, head)
 
-    def _store(self, task: str, dataset: str, done: Sequence[tuple[SpaceRef, SpaceResult]]) -> None:
+    def _store(
+        self,
+        task: str,
+        dataset: str,
+        done: Sequence[tuple[SpaceRef, SpaceResult]],
+        also: Callable[[Any], None] | None = None,
+    ) -> None:
         """One transaction for every evaluated space, written after all of them ran.
 
         A failure in a later space (named but not ready, no text queries, an
@@ -126,6 +132,8 @@ class Evaluator:
                 session.add(row)
                 session.flush()
                 result.evaluation_id = row.id
+            if also is not None:  # e.g. fitted similarity weights: in the same transaction as the runs
+                also(session)
 
     def _over_spaces(
         self,
@@ -134,6 +142,7 @@ class Evaluator:
         collection: str,
         spaces: Sequence[str] | None,
         evaluate: Callable[[SpaceRef, SpaceRuntime], SpaceResult],
+        also: Callable[[Any], None] | None = None,
     ) -> list[SpaceResult]:
         """``evaluate`` each ready space (a space still building is reported "not ready"), then store
         the results that are ok, all in one transaction once every space has run."""
@@ -148,7 +157,7 @@ class Evaluator:
             out.append(result)
             if result.status == OK:
                 done.append((ref, result))
-        self._store(task, dataset, done)
+        self._store(task, dataset, done, also)
         return out
 
     # -- retrieval -----------------------------------------------------------------
@@ -236,9 +245,10 @@ class Evaluator:
         """Pearson and Spearman between the gold scores and the cosine of the two documents' vectors.
 
         With two or more spaces scored, one more result (space ``a+b+...``, embedder_type
-        ``combination``, not stored) scores their combined similarity (:mod:`.combine`): equal
-        weights, or with ``fit_weights`` the weights fitted to the gold scores, given in its params
-        beside a held-out Pearson.
+        ``combination``, not an ``evaluations`` row) scores their combined similarity
+        (:mod:`.combine`): equal weights, or with ``fit_weights`` the weights fitted to the gold
+        scores, given in its params beside a held-out Pearson and stored on the collection (in the
+        runs' transaction) for ``.../similar/combined`` to use when a request gives none.
         """
         wanted = sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs})
         with self.db.sessions() as session:
@@ -278,9 +288,21 @@ class Evaluator:
                 params={"pairs": len(pairs), "documents": len(wanted)},
             )
 
-        results = self._over_spaces("similarity", dataset, collection, spaces, evaluate)
-        combination = combine(pairs, scored, fit=fit_weights)
-        if combination is not None:
+        combined: list[Combination] = []
+
+        def also(session: Any) -> None:
+            """Combine the scored spaces; fitted weights are stored on the collection with the runs."""
+            combination = combine(pairs, scored, fit=fit_weights)
+            if combination is None:
+                return
+            combined.append(combination)
+            if fit_weights:
+                session.execute(
+                    update(Collection).where(Collection.name == collection).values(similarity_weights=combination.weights)
+                )
+
+        results = self._over_spaces("similarity", dataset, collection, spaces, evaluate, also)
+        for combination in combined:
             results.append(
                 SpaceResult(
                     "+".join(combination.spaces),

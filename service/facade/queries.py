@@ -58,11 +58,11 @@ class Queries:
         self, *, collection: str, external_id: str, body: CombinedSimilarRequest
     ) -> CombinedSimilarResponse:
         """More like this by the combined similarity of several vector spaces (equal weights unless given)."""
-        spaces, weights, hits = combined_similar(
+        spaces, weights, source, hits = combined_similar(
             self._searcher.path, collection, external_id, body.k, body.spaces, body.weights, body.candidates,
             body.filter, body.snippet_chars,
         )
-        return CombinedSimilarResponse(spaces=spaces, weights=weights, hits=hits)
+        return CombinedSimilarResponse(spaces=spaces, weights=weights, weights_from=source, hits=hits)
 
     def compare(self, *, collection: str, body: CompareRequest) -> CompareResponse:
         """The same query in several spaces side by side, with each pair's top-k overlap."""

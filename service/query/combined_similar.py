@@ -21,7 +21,7 @@ from embedders.errors import EmptyText
 
 from ..errors import DocumentNotFound, InvalidRequest, InvalidWeights
 from ..similar_schemas import CombinedHit
-from ..store.models import Document
+from ..store.models import Collection, Document
 from .fusion import clipped_mean
 from .query_path import QueryPath, check_k
 
@@ -36,16 +36,17 @@ def combined_similar(
     candidates: int | None,
     where: dict[str, Any],
     snippet: int,
-) -> tuple[list[str], dict[str, float], list[CombinedHit]]:
-    """(spaces, weights used, hits best first); the document itself is never a hit."""
+) -> tuple[list[str], dict[str, float], str, list[CombinedHit]]:
+    """(spaces, weights used, where they came from, hits best first); the document itself is never a hit.
+
+    Weights: the request's; else the collection's fitted ones (``vecdex eval similarity --fit-weights``)
+    when they cover every space combined here; else equal.
+    """
     check_k(k, path.max_k)
     names = list(dict.fromkeys(spaces))
     unknown = [w for w in weights if w not in names]
     if unknown:
         raise InvalidWeights(f"weights name spaces not combined here: {', '.join(unknown)}", field="weights")
-    used = {s: float(weights.get(s, 1.0)) for s in names}
-    if not any(w > 0 for w in used.values()):
-        raise InvalidWeights("at least one space needs a positive weight", field="weights")
     depth = min(max(k, candidates or 50), path.max_k)
     resolved = []
     for i, name in enumerate(names):
@@ -56,6 +57,15 @@ def combined_similar(
             )
         resolved.append((ref, runtime, allowed))
     with path.db.sessions() as session:
+        fitted = session.scalar(select(Collection.similarity_weights).where(Collection.id == resolved[0][0].collection_id))
+        if weights:
+            used, source = {s: float(weights.get(s, 1.0)) for s in names}, "request"
+        elif fitted and all(s in fitted for s in names):
+            used, source = {s: float(fitted[s]) for s in names}, "collection"
+        else:
+            used, source = {s: 1.0 for s in names}, "equal"
+        if not any(w > 0 for w in used.values()):
+            raise InvalidWeights("at least one space needs a positive weight", field="weights")
         doc = session.execute(
             select(Document.id, Document.text, Document.content_hash).where(
                 Document.collection_id == resolved[0][0].collection_id, Document.external_id == external_id
@@ -101,7 +111,7 @@ def combined_similar(
     top = scored[:k]
     hits = path.hydrate([(d, s) for d, s, _ in top], snippet)
     by_id = {d: per for d, _, per in top}
-    return names, used, [CombinedHit(**h.model_dump(), scores=by_id[h.id]) for h in hits]
+    return names, used, source, [CombinedHit(**h.model_dump(), scores=by_id[h.id]) for h in hits]
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

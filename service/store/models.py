@@ -53,6 +53,9 @@ class Collection(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     metadata_schema: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
     default_space_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Space name -> weight of the combined document similarity, written by a similarity evaluation
+    # run with fit_weights; None: the spaces are combined equally.
+    similarity_weights: Mapped[dict[str, float] | None] = mapped_column(Json, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

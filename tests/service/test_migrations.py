@@ -58,7 +58,30 @@ def test_api_keys_migration_goes_down_and_up(database_url: str) -> None:
         assert current_revision(db.engine) == "0005"
         assert set(inspect(db.engine).get_table_names()) == tables - {"api_keys"}
         upgrade(database_url)
-        assert current_revision(db.engine) == head_revision(database_url) == "0006"
+        assert current_revision(db.engine) == head_revision(database_url) == "0007"
         assert "api_keys" in inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
+
+
+def test_similarity_weights_migration_goes_down_and_up(database_url: str) -> None:
+    """0007 adds collections.similarity_weights alone; down to 0006 drops that column and keeps the rows."""
+    from sqlalchemy import inspect, text
+
+    upgrade(database_url)
+    db = Database(database_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO collections (name, kind, metadata_schema, created_at) "
+                              "VALUES ('mig7', 'documents', '{}', CURRENT_TIMESTAMP)"))
+        columns = {c["name"] for c in inspect(db.engine).get_columns("collections")}
+        assert "similarity_weights" in columns
+        command.downgrade(alembic_config(database_url), "0006")
+        after = {c["name"] for c in inspect(db.engine).get_columns("collections")}
+        assert after == columns - {"similarity_weights"}
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM collections WHERE name = 'mig7'")).scalar() == 1
+        upgrade(database_url)
+        assert "similarity_weights" in {c["name"] for c in inspect(db.engine).get_columns("collections")}
     finally:
         db.dispose()

@@ -36,7 +36,7 @@ def test_the_ranking_is_the_clipped_mean_of_the_spaces_cosines(topics: TestClien
     r = topics.post(f"{C}/documents/sport-0/similar/combined", json={"k": 5, "spaces": ["w2v", "tf"], "weights": weights})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["spaces"] == ["w2v", "tf"] and body["weights"] == weights
+    assert body["spaces"] == ["w2v", "tf"] and body["weights"] == weights and body["weights_from"] == "request"
     expected = {d: (max(w2v[d], 0) + 3 * max(tf[d], 0)) / 4 for d in w2v}
     best = sorted(expected, key=lambda d: (-expected[d], d))[:5]
     assert [h["external_id"] for h in body["hits"]] == best
@@ -47,7 +47,7 @@ def test_the_ranking_is_the_clipped_mean_of_the_spaces_cosines(topics: TestClien
     # Same topic first: the corpus has two topics.
     assert all(h["external_id"].startswith("sport") for h in body["hits"])
     equal = topics.post(f"{C}/documents/sport-0/similar/combined", json={"k": 3, "spaces": ["w2v", "tf"]}).json()
-    assert equal["weights"] == {"w2v": 1.0, "tf": 1.0}
+    assert equal["weights"] == {"w2v": 1.0, "tf": 1.0} and equal["weights_from"] == "equal"
     mean = {d: (max(w2v[d], 0) + max(tf[d], 0)) / 2 for d in w2v}
     assert [h["external_id"] for h in equal["hits"]] == sorted(mean, key=lambda d: (-mean[d], d))[:3]
     filtered = topics.post(
@@ -76,3 +76,24 @@ def test_bad_input_names_the_field(topics: TestClient, body: dict[str, Any], sta
 def test_an_unknown_document_is_a_404(topics: TestClient) -> None:
     r = topics.post(f"{C}/documents/nope/similar/combined", json={"spaces": ["w2v", "tf"]})
     assert r.status_code == 404 and "nope" in r.text
+
+
+def test_weights_fitted_by_an_evaluation_are_kept_on_the_collection_and_used(topics: TestClient) -> None:
+    pairs = [("sport-0", "sport-1", 1.0), ("sport-0", "market-0", 0.0), ("market-1", "market-2", 0.9),
+             ("sport-2", "market-3", 0.1), ("sport-4", "sport-5", 0.8), ("market-5", "sport-6", 0.2)]
+    body = {"task": "similarity", "pairs": [{"a": a, "b": b, "score": s} for a, b, s in pairs]}
+    # Without fit_weights nothing is kept: the combination stays equal.
+    assert topics.post(f"{C}/evaluations", json=body).status_code == 200
+    url = f"{C}/documents/sport-0/similar/combined"
+    assert topics.post(url, json={"spaces": ["w2v", "tf"]}).json()["weights_from"] == "equal"
+    r = topics.post(f"{C}/evaluations", json={**body, "fit_weights": True})
+    fitted = {x["space"]: x for x in r.json()["results"]}["w2v+tf"]["params"]["weights"]
+    got = topics.post(url, json={"k": 4, "spaces": ["tf", "w2v"]}).json()
+    assert got["weights_from"] == "collection" and got["weights"] == pytest.approx({"tf": fitted["tf"], "w2v": fitted["w2v"]})
+    w2v, tf = _cosines(topics, "w2v", "sport-0"), _cosines(topics, "tf", "sport-0")
+    for h in got["hits"]:
+        d = h["external_id"]
+        want = (fitted["w2v"] * max(w2v[d], 0) + fitted["tf"] * max(tf[d], 0)) / (fitted["w2v"] + fitted["tf"])
+        assert h["score"] == pytest.approx(want, abs=1e-5)
+    # A request's weights win.
+    assert topics.post(url, json={"spaces": ["w2v", "tf"], "weights": {"w2v": 1}}).json()["weights_from"] == "request"
