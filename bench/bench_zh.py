@@ -14,7 +14,10 @@ Chinese tokenizer options of README "Chinese text" - ``stopwords: "chinese"``,
 ``user_words`` (bench/data/zh_eval/user_words.txt), and both. word2vec and doc2vec
 are also trained with more epochs than their defaults (``--epochs``), because the
 defaults were chosen on a 350-document English corpus; all rows are reported, the
-default-epoch rows are the headline.
+default-epoch rows are the headline. word2vec's out-of-vocabulary back-off
+(``oov_backoff``, default "pieces") is also run as ``"none"`` (the behaviour before it
+existed, spaces ``w2v_*bo_none*``) and ``"search"``, on identically trained vectors (the
+field changes only how an unknown Han word is embedded, not training).
 
 Usage::
 
@@ -99,6 +102,18 @@ def configurations(
                  {"tokenizer": {**zh_stop, "segment_mode": "search"}}),
             ):
                 out.append((f"{short}{tag}{suffix}", f"{family}, {label}", {"type": family, "workers": 1, "seed": seed, **extra}))
+            if family == "word2vec":  # the out-of-vocabulary back-off (default "pieces") against the old behaviour
+                for tag, label, extra in (
+                    ("_bo_none", "oov_backoff none (before the back-off)", {"oov_backoff": "none"}),
+                    ("_bo_search", "oov_backoff search", {"oov_backoff": "search"}),
+                    ("_stop_bo_none", "stopwords chinese, oov_backoff none", {"oov_backoff": "none", "tokenizer": zh_stop}),
+                    ("_seg_bo_none", "segment_mode search, oov_backoff none",
+                     {"oov_backoff": "none", "tokenizer": {"segment_mode": "search"}}),
+                ):
+                    out.append((f"w2v{tag}{suffix}", f"word2vec, {label}", {"type": family, "workers": 1, "seed": seed, **extra}))
+                for n in epochs:
+                    out.append((f"w2v_bo_none_e{n}{suffix}", f"word2vec, oov_backoff none, {n} epochs",
+                                {"type": family, "workers": 1, "seed": seed, "epochs": n, "oov_backoff": "none"}))
             for n in epochs:
                 base = {"type": family, "workers": 1, "seed": seed, "epochs": n}
                 out.append((f"{short}_e{n}{suffix}", f"{family}, default, {n} epochs", base))

@@ -20,11 +20,19 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["HAN", "chinese_stopwords", "is_han_word", "segment_han", "user_word_pattern"]
+__all__ = [
+    "HAN",
+    "chinese_stopwords",
+    "is_han_word",
+    "known_pieces",
+    "search_pieces",
+    "segment_han",
+    "user_word_pattern",
+]
 
 HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 """Han ideographs (CJK unified + extensions A-G, compatibility ideographs) and the iteration
@@ -85,6 +93,49 @@ def segment_han(run: str, user_words: re.Pattern[str] | None = None, *, search: 
     if at < len(run):
         out.extend(cut(run[at:], HMM=True))
     return out
+
+
+def known_pieces(word: str, known: Container[str], *, longest: int = 16) -> list[str]:
+    """The fewest pieces of ``known`` that cover most of ``word`` (a Han word a model does not know).
+
+    A dynamic programme over the word's characters: first as few characters left
+    uncovered as possible, then as few pieces as possible, ties to the longer first
+    piece; uncovered characters are dropped. The model's own vocabulary is the
+    dictionary, so a compound jieba glued together (失街亭, 斩马谡) falls back on the
+    words the corpus does use as tokens (失 + 街亭, 斩 + 马谡), down to single
+    characters when those are all it knows. ``word`` itself is never a piece
+    (the caller asks because it is unknown); pieces are at most ``longest`` characters.
+    """
+    n = len(word)
+    if n < 2:
+        return []
+    # best[i]: (uncovered, pieces, next position, piece or None) for word[i:].
+    best: list[tuple[int, int, int, str | None]] = [(0, 0, n, None)] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        choice = (best[i + 1][0] + 1, best[i + 1][1], i + 1, None)  # leave word[i] uncovered
+        for j in range(min(n, i + longest), i, -1):  # longest first: it wins ties
+            piece = word[i:j]
+            if (i, j) == (0, n) or piece not in known:
+                continue
+            cost = (best[j][0], best[j][1] + 1)
+            if cost < choice[:2]:
+                choice = (*cost, j, piece)
+        best[i] = choice
+    out: list[str] = []
+    i = 0
+    while i < n:
+        _, _, j, piece = best[i]
+        if piece is not None:
+            out.append(piece)
+        i = j
+    return out
+
+
+def search_pieces(word: str, known: Container[str]) -> list[str]:
+    """The known words jieba's search mode finds inside ``word`` (失街亭 -> 街亭), else its known characters."""
+    jieba = _load_jieba()
+    pieces = [p for p in jieba.lcut_for_search(word, HMM=True) if p != word and p in known]
+    return pieces or [c for c in word if c in known]
 
 
 @lru_cache(maxsize=1)

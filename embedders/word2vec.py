@@ -11,6 +11,11 @@ A document vector is a weighted average of its words' vectors:
   component of the training documents' weighted vectors (computed at fit time
   and saved with the model).
 
+A Han word the model does not know (jieba glued it into an idiom or episode name
+the corpus never uses as a token: 失街亭, 借东风) is embedded as the known words
+inside it (``oov_backoff``, default "pieces": 失 + 街亭) instead of adding
+nothing; every other token is embedded exactly as before.
+
 Serving needs only the word vectors, the vocabulary and the weights, so a saved
 model is plain ``.npy`` arrays (memory-mappable, gensim's habit) plus JSON; no
 pickle. gensim itself is imported only to train, and to answer word
@@ -22,8 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -32,9 +36,11 @@ from pydantic import Field, model_validator
 
 from embedders.base import Corpus, EmbedderSpec, Metric, NullProgress, Progress
 from embedders.capabilities import Capability, trains
+from embedders.cjk import is_han_word, known_pieces, search_pieces
 from embedders.errors import EmptyText, InvalidParameter, ModelFileError, NotFitted, OutOfVocabulary
 from embedders.storage import load_array, read_manifest, spec_from_manifest, write_manifest
 from embedders.phrases import PhrasedTokenizer, PhrasesSpec, learn_phrases, read_phrases, write_phrases
+from embedders.word2vec_pooling import Pooling, Weighting, first_component, pool, token_weights, with_component
 from embedders.tokenizer import Tokenizer, TokenizerSpec
 from embedders.training import (
     TokenizedCorpus,
@@ -49,7 +55,7 @@ from embedders.training import (
 if TYPE_CHECKING:  # pragma: no cover
     from gensim.models import KeyedVectors
 
-Weighting = Literal["mean", "tfidf", "sif"]
+OOVBackoff = Literal["none", "pieces", "search"]
 
 
 class Word2VecSpec(EmbedderSpec):
@@ -113,50 +119,29 @@ class Word2VecSpec(EmbedderSpec):
             "(new_york, 语言_模型); null: off."
         ),
     )
+    # Why: jieba's dictionary glues words into idioms and episode names (失街亭, 斩马谡,
+    # 借东风) that a corpus never contains as a token, while it does contain their parts
+    # (街亭, 马谡, 东风); without a back-off such a query word adds nothing to the query
+    # vector, which is often the word the query is about. Only Han tokens of two or more
+    # characters the model does not know are touched (English and other space-separated
+    # scripts are embedded exactly as before), at query and document time alike; the
+    # pieces are weighted like the tokens they are. bench/bench_zh.py measures it
+    # (bench/RESULTS.md, "Chinese retrieval"). Models saved before this field existed
+    # load with "none", the behaviour they were built with.
+    oov_backoff: OOVBackoff = Field(
+        "pieces",
+        description=(
+            "A Han word the model does not know is embedded as known words inside it: 'pieces' (the fewest "
+            "vocabulary words covering it, down to single characters: 失街亭 -> 失 + 街亭), 'search' (the known words "
+            "jieba's search mode finds inside it, else its known characters) or 'none' (it adds nothing)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _alpha_decays(self) -> Word2VecSpec:
         if self.min_alpha > self.alpha:
             raise ValueError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})")
         return self
-
-
-@dataclass(frozen=True)
-class _Pooling:
-    """Everything that maps token lists to document vectors; exactly what is saved."""
-
-    words: list[str]
-    key_to_index: dict[str, int]
-    vectors: np.ndarray  # float32 (V, dim), possibly memory-mapped
-    counts: np.ndarray  # int64 (V,) raw training counts
-    doc_freqs: np.ndarray  # int64 (V,)
-    n_docs: int
-    total_tokens: int
-    weights: np.ndarray  # float32 (V,) per-token weight for the spec's weighting
-    component: np.ndarray | None  # float32 (dim,) SIF's first principal component
-
-
-def token_weights(
-    weighting: Weighting, counts: np.ndarray, doc_freqs: np.ndarray, n_docs: int, total_tokens: int, sif_a: float
-) -> np.ndarray:
-    """Per-word weights (float32) for a weighting, from training-corpus statistics."""
-    if weighting == "mean":
-        return np.ones(len(counts), dtype=np.float32)
-    if weighting == "tfidf":
-        # Smoothed idf (as scikit-learn): never zero, so a word in every document still counts a little.
-        return (np.log((1.0 + n_docs) / (1.0 + doc_freqs.astype(np.float64))) + 1.0).astype(np.float32)
-    p = counts.astype(np.float64) / max(total_tokens, 1)
-    return (sif_a / (sif_a + p)).astype(np.float32)
-
-
-def _pool(indices: np.ndarray, weights: np.ndarray, vectors: np.ndarray, weighting: Weighting) -> np.ndarray:
-    """Weighted average of the rows ``indices`` (float64, before any component removal)."""
-    w = weights[indices].astype(np.float64)
-    rows = np.asarray(vectors[indices], dtype=np.float64)
-    total = w @ rows
-    # SIF divides by the token count (Arora et al.); the others are true weighted means.
-    denom = float(len(indices)) if weighting == "sif" else float(w.sum())
-    return total / denom if denom > 0 else total
 
 
 class Word2VecEmbedder:
@@ -172,9 +157,10 @@ class Word2VecEmbedder:
     def __init__(self, spec: Word2VecSpec | None = None) -> None:
         self.spec: Word2VecSpec = spec or Word2VecSpec()
         self._tokenizer: Tokenizer | PhrasedTokenizer = Tokenizer(self.spec.tokenizer)
-        self._pooling: _Pooling | None = None
+        self._pooling: Pooling | None = None
         self._kv: KeyedVectors | None = None
         self._kv_lock = threading.Lock()
+        self._backoff: dict[str, np.ndarray] = {}  # unknown Han token -> indices of its pieces
 
     # -- contract -------------------------------------------------------------------
 
@@ -247,7 +233,7 @@ class Word2VecEmbedder:
         doc_freqs = np.array([stats.doc_freqs[w] for w in words], dtype=np.int64)
         vectors = np.ascontiguousarray(model.wv.vectors, dtype=np.float32)
         weights = token_weights(spec.weighting, counts, doc_freqs, stats.n_docs, stats.total_tokens, spec.sif_a)
-        pooling = _Pooling(
+        pooling = Pooling(
             words=words,
             key_to_index={w: i for i, w in enumerate(words)},
             vectors=vectors,
@@ -260,9 +246,10 @@ class Word2VecEmbedder:
         )
         if spec.weighting == "sif":
             progress.start("component", stats.n_docs)
-            pooling = _with_component(pooling, _first_component(pooling, docs, progress))
+            pooling = with_component(pooling, first_component(pooling, docs, progress, self._indices))
         self._pooling = pooling
         self._kv = None
+        self._backoff = {}
         return self
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -316,6 +303,9 @@ class Word2VecEmbedder:
         directory = Path(directory)
         manifest = read_manifest(directory, expected_type=cls.type)
         spec = spec_from_manifest(Word2VecSpec, manifest, directory)
+        if isinstance(manifest["spec"], dict) and "oov_backoff" not in manifest["spec"]:
+            # Saved before the back-off existed: its document vectors were pooled without it.
+            spec = spec.model_copy(update={"oov_backoff": "none"})
         files = manifest["files"]
         try:
             vocab = json.loads((directory / files["vocabulary"]).read_text(encoding="utf-8"))
@@ -344,7 +334,7 @@ class Word2VecEmbedder:
                 self._tokenizer = PhrasedTokenizer(Tokenizer(spec.tokenizer), read_phrases(directory, files["phrases"]))
             except (KeyError, TypeError, ValueError, OSError) as exc:
                 raise ModelFileError(f"{directory}: phrases file is garbled: {exc}", field="directory") from exc
-        self._pooling = _Pooling(
+        self._pooling = Pooling(
             words=words,
             key_to_index={w: i for i, w in enumerate(words)},
             vectors=vectors,
@@ -407,30 +397,56 @@ class Word2VecEmbedder:
         weights = token_weights(
             weighting, pooling.counts, pooling.doc_freqs, pooling.n_docs, pooling.total_tokens, spec.sif_a
         )
-        new = _Pooling(**{**pooling.__dict__, "weights": weights, "component": None})
+        new = Pooling(**{**pooling.__dict__, "weights": weights, "component": None})
+        other = type(self)(spec)
+        other._tokenizer = self._tokenizer
         if weighting == "sif":
             if corpus is None:
                 raise InvalidParameter("SIF needs the training corpus for its principal component", field="corpus")
             docs, _ = prepare_corpus(corpus, self._tokenizer, NullProgress())
-            new = _with_component(new, _first_component(new, docs, NullProgress()))
-        other = type(self)(spec)
-        other._tokenizer = self._tokenizer
+            new = with_component(new, first_component(new, docs, NullProgress(), other._indices))
         other._pooling = new
         return other
 
     # -- internals ------------------------------------------------------------------------
 
-    def _state(self) -> _Pooling:
+    def _state(self) -> Pooling:
         if self._pooling is None:
             raise NotFitted("the word2vec embedder has not been trained or loaded")
         return self._pooling
 
-    def _embed_tokens(self, pooling: _Pooling, tokens: list[str]) -> np.ndarray | None:
+    def _indices(self, pooling: Pooling, tokens: list[str]) -> np.ndarray:
+        """Vocabulary rows of ``tokens``: known tokens as they are, unknown Han ones by the spec's back-off."""
         index = pooling.key_to_index
-        indices = np.fromiter((index[t] for t in tokens if t in index), dtype=np.int64)
+        backoff = self.spec.oov_backoff
+        if backoff == "none":
+            return np.fromiter((index[t] for t in tokens if t in index), dtype=np.int64)
+        out: list[int] = []
+        for t in tokens:
+            i = index.get(t)
+            if i is not None:
+                out.append(i)
+            elif len(t) > 1 and is_han_word(t):
+                out.extend(self._pieces(pooling, t))
+        return np.asarray(out, dtype=np.int64)
+
+    def _pieces(self, pooling: Pooling, token: str) -> np.ndarray:
+        """Rows of the known pieces of an unknown Han token (cached: documents repeat their rare words)."""
+        rows = self._backoff.get(token)
+        if rows is None:
+            split = known_pieces if self.spec.oov_backoff == "pieces" else search_pieces
+            index = pooling.key_to_index
+            rows = np.asarray([index[p] for p in split(token, index)], dtype=np.int64)
+            if len(self._backoff) >= _BACKOFF_CACHE:
+                self._backoff = {}  # a bound, not an LRU: replacing the dict is atomic for readers
+            self._backoff[token] = rows
+        return rows
+
+    def _embed_tokens(self, pooling: Pooling, tokens: list[str]) -> np.ndarray | None:
+        indices = self._indices(pooling, tokens)
         if indices.size == 0:
             return None
-        vec = _pool(indices, pooling.weights, pooling.vectors, self.spec.weighting)
+        vec = pool(indices, pooling.weights, pooling.vectors, self.spec.weighting)
         if pooling.component is not None:
             u = pooling.component.astype(np.float64)
             vec = vec - (vec @ u) * u
@@ -444,41 +460,10 @@ class Word2VecEmbedder:
         raise OutOfVocabulary(word, field=field)
 
 
+_BACKOFF_CACHE = 100_000
+"""Unknown Han tokens whose pieces an embedder remembers (a few MB at most)."""
+
+
 def _check_k(k: int) -> None:
     if k < 1:
         raise InvalidParameter(f"k must be at least 1, got {k}", field="k")
-
-
-def _first_component(pooling: _Pooling, docs: Iterable[list[str]], progress: Progress) -> np.ndarray:
-    """First principal component (uncentred, as Arora et al.) of the training documents'
-    weighted vectors, from the streamed dim x dim scatter matrix (memory independent of corpus size)."""
-    index = pooling.key_to_index
-    dim = pooling.vectors.shape[1]
-    scatter = np.zeros((dim, dim), dtype=np.float64)
-    batch: list[np.ndarray] = []
-
-    def flush() -> None:
-        if batch:
-            x = np.stack(batch)
-            scatter[:] += x.T @ x
-            progress.advance(len(batch))
-            batch.clear()
-
-    for tokens in docs:
-        indices = np.fromiter((index[t] for t in tokens if t in index), dtype=np.int64)
-        batch.append(
-            _pool(indices, pooling.weights, pooling.vectors, "sif") if indices.size else np.zeros(dim, dtype=np.float64)
-        )
-        if len(batch) == 1000:
-            flush()
-    flush()
-    _, eigvecs = np.linalg.eigh(scatter)
-    u = eigvecs[:, -1]
-    # Fix the sign so the saved component does not depend on LAPACK's choice.
-    if u[np.argmax(np.abs(u))] < 0:
-        u = -u
-    return (u / np.linalg.norm(u)).astype(np.float32)
-
-
-def _with_component(pooling: _Pooling, component: np.ndarray) -> _Pooling:
-    return _Pooling(**{**pooling.__dict__, "component": component})
