@@ -39,4 +39,4 @@ for seed in (1, 2, 3):
             out[key] = dict(words=len(words), covered=covered, mean_cos=round(float(np.mean(cos)), 4),
                             mrr=round(float(np.mean([1 / r for r in ranks])), 4), median_rank=float(np.median(ranks)))
             print(key, out[key], flush=True)
-json.dump(out, open("/work/exp/backoff_intrinsic.json", "w"), indent=1)
+json.dump(out, open(__import__("pathlib").Path(__file__).resolve().parent / "results" / "zh_backoff_intrinsic.json", "w"), indent=1)
