@@ -376,6 +376,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {med(w['vecdex_embed_s']):.2f} | {med(w['vecdex_catch_up_s']):.2f} "
             f"| {med(w['vecdex_outside_catch_up_s']):.2f} | {cpu} |",
         ]
+        if "raw_pipeline_s" in w:
+            lines += [
+                "",
+                "| raw pipeline docs/s | raw embed time / raw pipeline time | raw pipeline time / vecdex time (per rep) |",
+                "|---|---|---|",
+                f"| {w['raw_pipeline_docs_per_s']:.0f} | {w['raw_embed_over_raw_pipeline']:.2f} "
+                f"| {w['ratio_raw_pipeline_over_vecdex']:.2f} "
+                f"({', '.join(f'{x:.2f}' for x in w['ratio_raw_pipeline_over_vecdex_per_rep'])}) |",
+            ]
     return "\n".join(lines)
 
 

@@ -97,6 +97,11 @@ def _convert_columns(table: Table, names: Sequence[str], dialect: Dialect, rows:
     """The rows as columns of SQLite driver values, each column through its type's bind processor."""
     out: list[list[Any]] = []
     for name, values in zip(names, zip(*rows)):
+        if isinstance(_impl(table.c[name], dialect), LargeBinary):
+            # sqlite3 binds bytes as a BLOB itself; the type's processor only wraps each in a memoryview
+            # (sqlite3.Binary), a Python call per stored vector for the same bytes on disk.
+            out.append(list(values))
+            continue
         proc = _processor(table.c[name], dialect)  # called for None too, as SQLAlchemy does (JSON null)
         out.append(list(values) if proc is None else [proc(v) for v in values])
     return out
