@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, ingest, recommend, search, serve
+from . import demo, ingest, recommend, search, serve, similar
 from .collections import collection_app
 from .db import db_app
 from .eval import eval_app
@@ -31,7 +31,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(item2vec_app, name="item2vec")
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
-for group in (serve, ingest, search, recommend, demo):
+for group in (serve, ingest, search, similar, recommend, demo):
     group.register(app)
 
 
