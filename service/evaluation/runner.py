@@ -29,6 +29,7 @@ from ..runtime.spaces import SpaceRuntime
 from . import metrics as m
 from .combine import Combination, combine
 from .formats import Query
+from .keyword_similarity import keyword_pair_scores
 
 OK = "ok"
 NOT_APPLICABLE = "not applicable"
@@ -242,7 +243,8 @@ class Evaluator:
         dataset: str = "similarity",
         fit_weights: bool = False,
     ) -> list[SpaceResult]:
-        """Pearson and Spearman between the gold scores and the cosine of the two documents' vectors.
+        """Pearson and Spearman between the gold scores and the cosine of the two documents' vectors
+        (in a keyword space: their symmetric BM25 similarity, :mod:`.keyword_similarity`).
 
         With two or more spaces scored, one more result (space ``a+b+...``, embedder_type
         ``combination``, not an ``evaluations`` row) scores their combined similarity
@@ -272,8 +274,15 @@ class Evaluator:
         scored: dict[str, list[float | None]] = {}
 
         def evaluate(ref: SpaceRef, runtime: SpaceRuntime) -> SpaceResult:
-            if runtime.keyword:
-                return SpaceResult(ref.name, ref.embedder_type, NOT_APPLICABLE, reason="a keyword space has no vectors")
+            if runtime.keyword:  # the symmetric BM25 similarity of /similar; kept out of the combination
+                served = keyword_pair_scores(runtime.index, pairs, {d: docs[d].id for d in wanted})
+                return SpaceResult(
+                    ref.name,
+                    ref.embedder_type,
+                    OK,
+                    metrics=m.similarity_metrics([s for _, _, s in pairs], served),
+                    params={"pairs": len(pairs), "documents": len(wanted), "similarity": "bm25 symmetric"},
+                )
             vectors = self._document_vectors(ref, runtime, [docs[d] for d in wanted])
             predicted: list[float | None] = []
             for a, b, _ in pairs:

@@ -18,6 +18,7 @@ from indexers.base import SearchParams
 from ..store.db import Database
 from ..errors import DocumentNotFound, InvalidK, InvalidWeights, NoReadySpace
 from .fusion import fuse, overlaps
+from .keyword_similar import keyword_similar
 from ..store.models import Collection, Document, Space
 from .batch_search import SearchJob, search_batch
 from .batching import SearchQueue
@@ -158,7 +159,7 @@ class Searcher:
         self, collection_name: str, external_id: str, k: int, where: dict[str, Any], space_name: str | None, snippet: int
     ) -> tuple[str, list[Hit]]:
         """Neighbours of a stored document (itself excluded): its vector through the one pipeline, or in a
-        keyword space its own text as the query."""
+        keyword space by the symmetric BM25 document similarity (:mod:`.keyword_similar`)."""
         check_k(k, self.max_k)
         space, runtime, allowed = self.path.resolve(collection_name, space_name, where)
         with self.db.sessions() as session:
@@ -171,9 +172,8 @@ class Searcher:
                 raise DocumentNotFound(
                     f"document {external_id!r} not found in collection {collection_name!r}", field="external_id"
                 )
-            if runtime.keyword:
-                pairs = self.path.ranked(runtime, Query(text=doc.text), k, allowed, exclude=doc.id)
-                return space.name, self.path.hydrate(pairs, snippet)
+            if runtime.keyword:  # symmetric, self-normalised BM25 (.keyword_similar), not its text as a query
+                return space.name, self.path.hydrate(keyword_similar(runtime, doc.id, k, allowed), snippet)
             got = runtime.vectors_of(session, [doc.id], [doc.text], [doc.content_hash])
         if not got.ok[0]:
             raise EmptyText(

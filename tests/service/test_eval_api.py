@@ -148,12 +148,14 @@ PAIRS = [
 ]
 
 
-def _cosines(client: TestClient, pairs: list[tuple[str, str, float]]) -> list[float]:
-    """Each pair's cosine as the service serves it: the "more like this" score in w2v."""
+def _cosines(client: TestClient, pairs: list[tuple[str, str, float]], space: str = "w2v") -> list[float]:
+    """Each pair's score as the service serves it: the "more like this" score in the space (in a keyword
+    space a document sharing no word is not a hit: 0)."""
     out = []
     for a, b, _ in pairs:
-        hits = client.post(f"/collections/topics/documents/{a}/similar", json={"k": 19, "space": "w2v"}).json()["hits"]
-        out.append({h["external_id"]: h["score"] for h in hits}[b])
+        hits = client.post(f"/collections/topics/documents/{a}/similar", json={"k": 19, "space": space}).json()["hits"]
+        scores = {h["external_id"]: h["score"] for h in hits}
+        out.append(scores[b] if space == "w2v" else scores.get(b, 0.0))
     return out
 
 
@@ -162,10 +164,16 @@ def test_similarity_pairs_and_matrix(topics: TestClient) -> None:
     run = _post(topics, body)
     assert run["task"] == "similarity" and run["dataset"] == "similarity"
     results = _by_space(run)
-    assert results["kw"]["status"] == "not applicable" and results["kw"]["metrics"] is None
-    assert results["kw"]["evaluation_id"] is None and "keyword" in results["kw"]["reason"]
+    # A keyword space is scored by the symmetric BM25 similarity its /similar serves (not combined).
+    kw = results["kw"]
+    gold = [s for _, _, s in PAIRS]
+    assert kw["status"] == "ok" and kw["evaluation_id"] is not None and kw["params"]["similarity"] == "bm25 symmetric"
+    served_kw = _cosines(topics, PAIRS, space="kw")
+    assert kw["metrics"]["pearson"] == pytest.approx(float(np.corrcoef(gold, served_kw)[0, 1]), abs=1e-5)
+    assert not any(r["space"] == "kw" or "kw+" in r["space"] or "+kw" in r["space"] for r in run["results"]
+                   if r["embedder_type"] == "combination")
     w2v = results["w2v"]
-    gold, served = [s for _, _, s in PAIRS], _cosines(topics, PAIRS)
+    served = _cosines(topics, PAIRS)
     assert w2v["metrics"]["pearson"] == pytest.approx(float(np.corrcoef(gold, served)[0, 1]), abs=1e-5)
     assert w2v["metrics"]["spearman"] == pytest.approx(float(spearmanr(gold, served).statistic), abs=1e-5)
     assert w2v["metrics"]["pairs"] == 7 and w2v["metrics"]["missing_rate"] == 0
@@ -192,7 +200,7 @@ def test_similarity_pairs_and_matrix(topics: TestClient) -> None:
 
     cli = _evaluator(topics).similarity("topics", PAIRS, ["w2v"])
     assert w2v["metrics"] == pytest.approx(cli[0].metrics)
-    assert len(topics.get(URL, params={"task": "similarity"}).json()) == 6
+    assert len(topics.get(URL, params={"task": "similarity"}).json()) == 7  # kw's run is stored too
 
 
 # ----------------------------------------------------------------------------- words

@@ -87,7 +87,7 @@ def test_query_without_tokens_is_a_4xx(kw: TestClient) -> None:
     assert r.status_code in (400, 422) and r.json()["error"]["code"] == "empty_text", r.text
 
 
-def test_similar_in_a_keyword_space_uses_the_text(kw: TestClient) -> None:
+def test_similar_in_a_keyword_space_finds_the_same_topic(kw: TestClient) -> None:
     r = kw.post("/collections/topics/documents/market-0/similar", json={"space": "kw", "k": 5})
     assert r.status_code == 200, r.text
     hits = r.json()["hits"]
