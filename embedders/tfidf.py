@@ -36,13 +36,19 @@ __all__ = ["TfidfEmbedder", "TfidfSpec", "select_vocabulary", "smoothed_idf", "t
 
 
 class TfidfSpec(EmbedderSpec):
-    """TF-IDF over the words found in ``min_count`` to ``max_df`` of the documents, at most ``max_features``."""
+    """TF-IDF (or one-hot, ``weighting: binary``) over the words found in ``min_count`` to ``max_df`` of the
+    documents, at most ``max_features``."""
 
     type: Literal["tfidf"] = "tfidf"
     min_count: int = Field(2, ge=1, description="Ignore words found in fewer documents than this.")
     max_df: float = Field(0.5, gt=0.0, le=1.0, description="Ignore words found in more than this share of documents.")
     max_features: int = Field(
         20_000, ge=2, le=200_000, description="Vocabulary cap (= the space's dimension); the most frequent words stay."
+    )
+    weighting: Literal["tfidf", "binary"] = Field(
+        "tfidf",
+        description="tfidf: sublinear tf x smoothed idf; binary: one-hot bag of words (1 per distinct known word, "
+        "no idf), the lineage's first step. Both L2-normalised.",
     )
     tokenizer: TokenizerSpec = Field(
         default_factory=lambda: TokenizerSpec(stopwords="english"), description="Stop words removed by default."
@@ -75,12 +81,20 @@ def smoothed_idf(stats: CorpusStats, words: Sequence[str]) -> np.ndarray:
     return (np.log((1.0 + stats.n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
 
 
-def tfidf_weights(index: dict[str, int], idf: np.ndarray, tokens: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """A document's TF-IDF entries (vocabulary indices, L2-normalised weights), or None if no word is known."""
+def tfidf_weights(
+    index: dict[str, int], idf: np.ndarray, tokens: list[str], *, binary: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A document's TF-IDF entries (vocabulary indices, L2-normalised weights), or None if no word is known.
+
+    ``binary``: one-hot instead (every distinct known word weighs 1 before normalising), so the
+    cosine of two documents is their shared words over the geometric mean of their word counts.
+    """
     counts = Counter(i for i in (index.get(t) for t in tokens) if i is not None)
     if not counts:
         return None
     idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    if binary:
+        return idx, np.full(len(idx), 1.0 / np.sqrt(len(idx)), dtype=np.float32)
     tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
     w = (1.0 + np.log(tf)) * idf[idx]
     norm = float(np.linalg.norm(w))
@@ -136,9 +150,10 @@ class TfidfEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         index = self._state()
+        binary = self.spec.weighting == "binary"
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            found = tfidf_weights(index, self._idf, self._tokenizer.tokenize(text))
+            found = tfidf_weights(index, self._idf, self._tokenizer.tokenize(text), binary=binary)
             if found:
                 out[row, found[0]] = found[1]
         return out
