@@ -6,8 +6,8 @@ only training does.
 
 Modules, one reason to change each: ``sequences`` (interactions -> sessions),
 ``spec`` (parameters), ``embedder`` (training, vectors, files), ``evaluate``
-(time split, baselines, ranking metrics), ``tune`` (random search within a time
-budget; its function is not re-exported here, so that ``embedders.item2vec.tune``
+(time split, baselines, ranking metrics), ``tune`` (local search from a base spec
+within a time budget, its plan in ``search_plan``; its function is not re-exported here, so that ``embedders.item2vec.tune``
 stays the module), ``synthetic`` (planted logs for tests and tuning).
 """
 

@@ -167,14 +167,15 @@ def item2vec_tune(
     param: ParamOption = None,
     budget: Annotated[float, typer.Option(help="Seconds to search for (a running trial finishes).", min=0)] = 60.0,
     k: Annotated[int, typer.Option("--k", "-k", min=1)] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the random search.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random draws the search falls back on.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Random search of item2vec's training parameters within a time budget, scored by nDCG@k.
+    """Local search of item2vec's training parameters from the base spec within a time budget, scored by nDCG@k.
 
-    Trials train on the interactions before a validation cutoff and are scored on
-    the users after it; the latest test fraction is never looked at, so
-    `vecdex item2vec evaluate` can judge the chosen spec honestly afterwards.
+    One-parameter moves to neighbouring values, accepted past a noise margin measured by retraining the base
+    with a second seed, combined, and a change kept only if a second seed confirms it. Trials train on each
+    user's history without its last two events and are scored on the second-to-last; the latest is never
+    looked at, so `vecdex item2vec evaluate` can judge the chosen spec honestly afterwards.
     """
     import shlex
 
@@ -210,7 +211,8 @@ def item2vec_tune(
     typer.echo("best spec:")
     print_json(report.best_spec.model_dump(mode="json"))
     if not report.best_changes():
-        typer.echo("no trial beat the base spec on the validation split")
+        typer.echo("no trial beat the base spec on the validation split by the noise margin, confirmed with a "
+                   "second seed: the base spec stays")
     typer.echo(
         f"check it on the held-out test split:  vecdex item2vec evaluate {shlex.quote(collection)} "
         f"{param_args(report.best_spec)}".rstrip()

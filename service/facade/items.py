@@ -134,7 +134,8 @@ class Recommendations:
         seed: int = 0,
         progress: Progress | None = None,
     ) -> TuneReport:
-        """Random search of item2vec's training parameters within a time budget, scored by nDCG@k."""
+        """Local search of item2vec's training parameters from the space's spec within a time budget, scored by
+        nDCG@k on each user's second-to-last event (:mod:`embedders.item2vec.tune`)."""
         source = self._source(collection, space, overrides)
         return tune_source(source, budget_seconds, k, progress, seed=seed)
 

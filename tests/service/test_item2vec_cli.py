@@ -121,9 +121,9 @@ def test_tune_json_within_budget(shop: dict[int, int]) -> None:
     assert len(trials) >= 1 and trials[0]["changes"] == {}  # the base spec runs first
     best = Item2VecSpec.model_validate(report["best_spec"])
     assert best.seed == 3 and best.workers == 1
-    assert max(t["ndcg"] for t in trials) == pytest.approx(
-        next(t["ndcg"] for t in trials if {**report["base_spec"], **t["changes"]} == report["best_spec"])
-    )
+    # The chosen spec is the base, or a trial that beat the base on validation (and was confirmed by a second seed).
+    chosen = next(t for t in trials if {**report["base_spec"], **t["changes"]} == report["best_spec"])
+    assert chosen["changes"] == {} or chosen["ndcg"] > trials[0]["ndcg"]
     assert report["create_command"].startswith("vecdex space create shop item2vec-tuned -e item2vec")
 
 
