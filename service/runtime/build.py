@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ from ..store.repository import content_hash, max_change_id
 from .spaces import EMBEDDER_DIR, INDEX_DIR, destroy_index, save_index, space_dir
 from .document_vectors import SpaceVectors, document_vectors
 from ..store.vector_store import discard_vectors
+
+EMBED_CHUNK_MIN = 64
+"""Fewest documents embedded (and stored, one transaction) per progress step of a build's embed phase."""
+EMBED_CHUNK_SECONDS = 2.0
+"""About how long one embed step takes: the next step's size is the last step's rate times this."""
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +199,22 @@ def _embed_corpus(
     counts = EmbedCounts(trained_family=has(embedder, Capability.TRAINED_VECTORS))
     all_ids: list[np.ndarray] = []
     all_vecs: list[np.ndarray] = []
+    chunk = EMBED_CHUNK_MIN
     for page in corpus.pages():
-        ids, vectors = _embed_page(db, plan, page, embedder, counts)
-        all_ids.append(ids)
-        all_vecs.append(vectors)
-        progress.advance(len(page))
+        start = 0
+        while start < len(page):
+            # Chunks sized to take about EMBED_CHUNK_SECONDS each, so the bar moves steadily for a slow
+            # family (bert: tens of documents a second) while a fast one (word2vec) runs whole pages, one
+            # transaction each, as before.
+            part = page[start : start + chunk]
+            t0 = time.perf_counter()
+            ids, vectors = _embed_page(db, plan, part, embedder, counts)
+            rate = len(part) / max(time.perf_counter() - t0, 1e-6)
+            chunk = int(min(len(page), max(EMBED_CHUNK_MIN, rate * EMBED_CHUNK_SECONDS)))
+            all_ids.append(ids)
+            all_vecs.append(vectors)
+            progress.advance(len(part))
+            start += len(part)
     note_metrics(progress, **counts.metrics())
     ids = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.int64)
     vectors = np.concatenate(all_vecs) if all_vecs else np.zeros((0, embedder.dim), dtype=np.float32)
