@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import cli_errors, vecdex
+from .common import JsonOption, cli_errors, print_json, print_rows, vecdex
 
 collection_app = typer.Typer(help="Create, list and delete collections.", no_args_is_help=True)
 
@@ -27,10 +27,17 @@ def collection_create(
 
 
 @collection_app.command("list")
-def collection_list() -> None:
+def collection_list(as_json: JsonOption = False) -> None:
     """List collections with their document counts and default spaces."""
-    for v in vecdex().collections.list():
-        typer.echo(f"{v.name}\t{v.kind}\t{v.document_count} documents\tdefault space: {v.default_space or '-'}")
+    views = vecdex().collections.list()
+    if as_json:
+        print_json([v.model_dump(mode="json") for v in views])
+        return
+    print_rows(
+        "collections", ["name", "kind", "documents", "default space"],
+        [[v.name, v.kind, str(v.document_count), v.default_space or "-"] for v in views],
+        [f"{v.name}\t{v.kind}\t{v.document_count} documents\tdefault space: {v.default_space or '-'}" for v in views],
+    )
 
 
 @collection_app.command("delete")

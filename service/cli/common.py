@@ -89,6 +89,33 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
+def print_rows(title: str, headers: list[str], rows: list[list[str]], plain: list[str]) -> None:
+    """A listing: a rich table on a terminal; off one (a pipe, a file) the ``plain`` lines, tab-separated and
+    stable, which scripts parse (``--json`` is the structured form)."""
+    if not _stdout_is_terminal():
+        for line in plain:
+            typer.echo(line)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdout.isatty()  # typer's CliRunner swaps sys.stdout: a test sees its capture, not a TTY
+    except (AttributeError, ValueError):
+        return False
+
+
 def coerce(value: str) -> Any:
     """CLI parameter values: JSON when it parses (numbers, booleans, lists), else the plain string."""
     try:

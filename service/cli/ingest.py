@@ -67,10 +67,8 @@ def ingest(
     Streams the file in batches; a bad line is reported with its line number and
     the rest goes in. Exit status 1 when any line was rejected.
     """
-    from tqdm import tqdm
-
     from ..errors import NotFound
-    from ..files.ingest_files import count_lines, read_documents
+    from ..files.ingest_files import read_documents
     from ..schemas import CollectionCreate
 
     vx = vecdex()
@@ -85,26 +83,48 @@ def ingest(
             kind = vx.collections.create(body=CollectionCreate(name=collection)).kind
     stats = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     reject = _rejecter(file, stats)
-    batch: list[tuple[int, Any]] = []
-    with tqdm(total=count_lines(file), unit=" lines", desc=f"ingest {file.name}", dynamic_ncols=True) as bar:
-        # An items collection takes items without text (only an id and metadata).
-        for record in read_documents(file, fmt, require_text=kind != "items"):  # type: ignore[arg-type]
-            if record.error is not None:
-                reject(record.line, record.error)
-            else:
-                batch.append((record.line, record.document))
-            if len(batch) >= batch_size:
-                _flush_documents(vx, collection, batch, stats, reject)
-                batch = []
-            bar.update(record.line - bar.n)  # lines, not records: blank lines and multi-line CSV count too
-        _flush_documents(vx, collection, batch, stats, reject)
-        bar.update(bar.total - bar.n)
+    # An items collection takes items without text (only an id and metadata).
+    records = read_documents(file, fmt, require_text=kind != "items")  # type: ignore[arg-type]
+    _stream(file, records, lambda r: r.document, lambda batch: _flush_documents(vx, collection, batch, stats, reject),
+            reject, batch_size)
     typer.echo(
         f"{collection}: {stats['created']} created, {stats['updated']} updated, "
         f"{stats['unchanged']} unchanged, {stats['rejected']} rejected"
     )
     if stats["rejected"]:
         raise typer.Exit(1)
+
+
+def _stream(
+    file: Path, records: Any, value: Callable[[Any], Any], flush: Callable[[list[tuple[int, Any]]], None],
+    reject: Reject, batch_size: int,
+) -> None:
+    """Read ``records`` (each with ``line`` and ``error``), reject the bad ones, write the rest in batches of
+    ``batch_size`` through ``flush``; progress counts lines (blank lines and multi-line CSV records too), as a
+    bar on a terminal and periodic lines in a pipe or a log."""
+    from ..files.ingest_files import count_lines
+    from ..runtime.progress import TqdmProgress
+
+    total = count_lines(file)
+    bar = TqdmProgress(f"ingest {file.name}")
+    bar.start("lines", total)
+    batch: list[tuple[int, Any]] = []
+    done = 0
+    try:
+        for record in records:
+            if record.error is not None:
+                reject(record.line, record.error)
+            else:
+                batch.append((record.line, value(record)))
+            if len(batch) >= batch_size:
+                flush(batch)
+                batch = []
+            bar.advance(record.line - done)
+            done = record.line
+        flush(batch)
+        bar.advance(total - done)
+    finally:
+        bar.close()
 
 
 def _flush_documents(
@@ -137,9 +157,6 @@ def ingest_interactions(
     lacks) is reported as FILE:LINE and the rest goes in. Exit status 1 when
     any line was rejected.
     """
-    from tqdm import tqdm
-
-    from ..files.ingest_files import count_lines
     from ..files.interaction_files import read_interactions
 
     vx = vecdex()
@@ -150,19 +167,8 @@ def ingest_interactions(
         vx.interactions.require_items(collection=collection)
     stats = {"inserted": 0, "created_items": 0, "rejected": 0}
     reject = _rejecter(file, stats)
-    batch: list[tuple[int, Any]] = []
-    with tqdm(total=count_lines(file), unit=" lines", desc=f"ingest {file.name}", dynamic_ncols=True) as bar:
-        for record in records:
-            if record.error is not None:
-                reject(record.line, record.error)
-            else:
-                batch.append((record.line, record.interaction))
-            if len(batch) >= batch_size:
-                _flush_interactions(vx, collection, batch, unknown_items, stats, reject)
-                batch = []
-            bar.update(record.line - bar.n)
-        _flush_interactions(vx, collection, batch, unknown_items, stats, reject)
-        bar.update(bar.total - bar.n)
+    _stream(file, records, lambda r: r.interaction,
+            lambda batch: _flush_interactions(vx, collection, batch, unknown_items, stats, reject), reject, batch_size)
     typer.echo(
         f"{collection}: inserted {stats['inserted']} interactions, created {stats['created_items']} items, "
         f"rejected {stats['rejected']} lines"

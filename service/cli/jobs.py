@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-from .common import cli_errors, print_json, vecdex
+from .common import JsonOption, cli_errors, print_json, print_rows, vecdex
 
 jobs_app = typer.Typer(help="List, show and cancel jobs.", no_args_is_help=True)
 
 
 @jobs_app.command("list")
-def jobs_list(status: Optional[str] = None, limit: int = 20) -> None:
-    """The most recent jobs."""
-    for v in vecdex().jobs.list(status=status, limit=limit):
-        total = f"/{v.total}" if v.total is not None else ""
-        typer.echo(f"{v.id}\t{v.kind}\t{v.status}\t{v.collection}/{v.space}\t{v.phase or '-'} {v.done}{total}")
+def jobs_list(
+    status: Optional[str] = None,
+    collection: Annotated[Optional[str], typer.Option(help="Only this collection's jobs.")] = None,
+    limit: int = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The most recent jobs, newest first."""
+    with cli_errors():
+        views = vecdex().jobs.list(status=status, collection=collection, limit=limit)
+    if as_json:
+        print_json([v.model_dump(mode="json") for v in views])
+        return
+
+    def progress(v: object) -> str:
+        total = f"/{v.total}" if v.total is not None else ""  # type: ignore[attr-defined]
+        return f"{v.phase or '-'} {v.done}{total}"  # type: ignore[attr-defined]
+
+    print_rows(
+        "jobs", ["id", "kind", "status", "space", "progress"],
+        [[str(v.id), v.kind, v.status, f"{v.collection}/{v.space}", progress(v)] for v in views],
+        [f"{v.id}\t{v.kind}\t{v.status}\t{v.collection}/{v.space}\t{progress(v)}" for v in views],
+    )
 
 
 @jobs_app.command("show")

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import JsonOption, cli_errors, print_json, vecdex
+from .common import JsonOption, cli_errors, print_json, print_rows, vecdex
 
 keys_app = typer.Typer(help="Create, list and revoke API keys (Authorization: Bearer <secret>).", no_args_is_help=True)
 
@@ -50,13 +50,16 @@ def keys_list(json_: JsonOption = False) -> None:
     if json_:
         print_json([k.model_dump(mode="json") for k in keys])
         return
-    for k in keys:
-        collections = ",".join(k.collections) if k.collections else "*"
-        revoked = f"revoked {_when(k.revoked_at, '')}" if k.revoked_at else "active"
-        typer.echo(
-            f"{k.name}\t{k.scope}\t{k.prefix}...\t{collections}\tcreated {_when(k.created_at, '-')}"
-            f"\tlast used {_when(k.last_used_at, 'never')}\t{revoked}"
-        )
+    cells = [
+        [k.name, k.scope, f"{k.prefix}...", ",".join(k.collections) if k.collections else "*",
+         _when(k.created_at, "-"), _when(k.last_used_at, "never"),
+         f"revoked {_when(k.revoked_at, '')}" if k.revoked_at else "active"]
+        for k in keys
+    ]
+    print_rows(
+        "API keys", ["name", "scope", "prefix", "collections", "created", "last used", "state"], cells,
+        [f"{c[0]}\t{c[1]}\t{c[2]}\t{c[3]}\tcreated {c[4]}\tlast used {c[5]}\t{c[6]}" for c in cells],
+    )
 
 
 @keys_app.command("revoke")

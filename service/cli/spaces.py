@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .common import cli_errors, coerce, fail, run_in_foreground, vecdex
+from .common import JsonOption, cli_errors, coerce, fail, print_json, print_rows, run_in_foreground, vecdex
 
 space_app = typer.Typer(help="Create, rebuild, list and delete spaces (embedder + index).", no_args_is_help=True)
 
@@ -65,16 +65,20 @@ def space_rebuild(
 
 
 @space_app.command("list")
-def space_list(collection: str) -> None:
-    """List a collection's spaces and their status."""
+def space_list(collection: str, as_json: JsonOption = False) -> None:
+    """List a collection's spaces and their status (* marks the default)."""
     with cli_errors():
         spaces = vecdex().spaces.list(collection=collection)
-    for v in spaces:
-        mark = "*" if v.is_default else " "
-        typer.echo(
-            f"{mark} {v.name}\t{v.embedder['type']}\t{v.status}\tdim={v.dim}\tindex={v.index_kind}"
-            f"\tgeneration={v.generation}"
-        )
+    if as_json:
+        print_json([v.model_dump(mode="json") for v in spaces])
+        return
+    print_rows(
+        f"spaces of {collection}", ["", "name", "family", "status", "dim", "index", "generation"],
+        [["*" if v.is_default else "", v.name, v.embedder["type"], v.status, str(v.dim), str(v.index_kind),
+          str(v.generation)] for v in spaces],
+        [f"{'*' if v.is_default else ' '} {v.name}\t{v.embedder['type']}\t{v.status}\tdim={v.dim}"
+         f"\tindex={v.index_kind}\tgeneration={v.generation}" for v in spaces],
+    )
 
 
 @space_app.command("delete")
