@@ -18,9 +18,11 @@ from . import (
     routes_health,
     routes_interactions,
     routes_jobs,
+    routes_openai,
     routes_recommend,
     routes_search,
     routes_spaces,
+    routes_vectors,
 )
 from .openapi import document_common_errors, operation_id
 
@@ -36,6 +38,8 @@ MODULES = (
     routes_spaces,
     routes_jobs,
     routes_evaluations,
+    routes_vectors,
+    routes_openai,
 )
 
 

@@ -8,7 +8,7 @@ are public (the probes), and a route nobody classified must not slip through as 
 Scopes nest (admin > write > read):
 
 - ``read``: reads and queries — GETs, search, compare, hybrid, similar, recommend, words, tokens, analyze,
-  stored evaluations, jobs, /metrics.
+  stored evaluations, jobs, /metrics, embed, document vectors, /v1 (OpenAI-compatible).
 - ``write``: what changes a collection's data — document and interaction upserts and deletes.
 - ``admin``: what changes the service's shape or queues heavy work — collections create/delete,
   spaces (create, rebuild, default, delete), job cancel, evaluation runs (up to 10,000 searches
@@ -94,6 +94,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{C}/recommend"): READ,
     ("POST", f"{C}/users/{{user}}/recommend"): READ,
     ("GET", f"{C}/items/{{item}}/similar"): READ,
+    # vectors out: embeddings of texts and stored vectors only read
+    ("POST", f"{C}/spaces/{{space}}/embed"): READ,
+    ("GET", f"{C}/documents/{{external_id}}/vectors"): READ,
+    # OpenAI-compatible: the collection is inside ``model`` (a body field), so no collection-limited key
+    ("POST", "/v1/embeddings"): Rule("read", None),
+    ("GET", "/v1/models"): Rule("read", None),
     # evaluations: reading stored runs is read; a run is heavy work stored as rows
     ("GET", f"{C}/evaluations"): READ,
     ("POST", f"{C}/evaluations"): ADMIN,

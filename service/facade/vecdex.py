@@ -16,6 +16,7 @@ from .items import Interactions, Recommendations
 from .keys import Keys
 from .queries import Queries
 from .spaces import Jobs, Spaces
+from .vectors import Vectors
 
 if TYPE_CHECKING:
     from ..runtime.jobs import Worker
@@ -49,6 +50,7 @@ class Vecdex:
         self.recommend = Recommendations(self.core)
         self.evaluations = Evaluations(self.core)
         self.keys = Keys(self.core)
+        self.vectors = Vectors(self.core)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Vecdex:
