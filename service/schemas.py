@@ -17,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictBool,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -28,6 +27,15 @@ from indexers.base import SearchParams
 
 from .analyze_schemas import AnalyzeRequest, AnalyzeResponse  # noqa: F401 (re-exported: the public schemas live here)
 from .filter_schemas import Filter  # noqa: F401 (re-exported: recommend_schemas imports it from here)
+from .word_schemas import (  # noqa: F401 (re-exported: the public schemas live here)
+    AnalogyRequest,
+    AnalogyResponse,
+    TokenVector,
+    TokensRequest,
+    TokensResponse,
+    WordNeighbors,
+    WordScore,
+)
 from .input_checks import ExternalIdChecks, json_value, sql_text, sql_text_or_none
 from .schema_types import (  # K_BOUNDS, NOT_BLANK, k_field, non_blank are used through this module too
     EXACTLY_ONE_QUERY,
@@ -192,6 +200,20 @@ class DocumentPage(BaseModel):
 
 
 MAX_QUERY_DIM = 8192
+MAX_OFFSET = 10_000
+"""Ceiling on ``offset``; the index depth ``k + offset`` is also held to VECDEX_MAX_K (``invalid_request``,
+field ``offset``): paging goes no deeper than one query of the largest k could."""
+
+
+def offset_field() -> Any:
+    """``offset`` of a ranked query: page n of size k is ``offset = (n - 1) * k``."""
+    return Field(
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description="Hits to skip, best first (paging: k=10, offset=10 gives ranks 11-20); k + offset is at most "
+        "VECDEX_MAX_K.",
+    )
 
 
 class QueryInput(BaseModel):
@@ -238,6 +260,7 @@ class SearchRequest(QueryInput):
     )
 
     k: int = k_field()
+    offset: int = offset_field()
     filter: Filter = Field(default_factory=dict, description=FILTER_DOC)
     space: str | None = Field(None, description="Space name; the collection's default space when omitted.")
     snippet_chars: int = Field(300, ge=0, le=100_000)
@@ -251,6 +274,7 @@ class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = k_field()
+    offset: int = offset_field()
     filter: Filter = Field(default_factory=dict)
     space: str | None = None
     snippet_chars: int = Field(300, ge=0, le=100_000)
@@ -267,51 +291,6 @@ class Hit(BaseModel):
 class SearchResponse(BaseModel):
     space: str
     hits: list[Hit]
-
-
-class WordScore(BaseModel):
-    word: str
-    score: float
-
-
-class WordNeighbors(BaseModel):
-    space: str
-    word: str
-    neighbors: list[WordScore]
-
-
-class AnalogyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    positive: list[str] = Field(min_length=1, description="Words to add (a and b in a + b - c).")
-    negative: list[str] = Field(default_factory=list, description="Words to subtract (c).")
-    k: int = k_field()
-
-
-class AnalogyResponse(BaseModel):
-    space: str
-    results: list[WordScore]
-
-
-class TokensRequest(BaseModel):
-    """Ask a contextual space (bilstm) for each token's vector in this sentence."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: Annotated[str, non_blank("text is empty")] = Field(min_length=1, max_length=10_000)
-    neighbors: int = Field(0, ge=0, le=100, description="Also return this many nearest vocabulary words per token.")
-    vectors: StrictBool = Field(True, description="Include the vectors themselves.")
-
-
-class TokenVector(BaseModel):
-    token: str
-    vector: list[float] | None = None
-    neighbors: list[WordScore] | None = None
-
-
-class TokensResponse(BaseModel):
-    space: str
-    tokens: list[TokenVector]
 
 
 # ----------------------------------------------------------------------------- interactions
@@ -452,6 +431,7 @@ class HybridRequest(QueryInput):
     )
 
     k: int = k_field("Fused results, 1..VECDEX_MAX_K.")
+    offset: int = offset_field()
     spaces: list[str] | None = Field(
         None, description="Space names; every ready space that takes text queries when omitted."
     )
@@ -466,7 +446,8 @@ class HybridRequest(QueryInput):
     rrf_k: float = Field(60.0, ge=0.0, le=10_000.0, description="RRF's rank constant (Cormack et al. 2009).")
     candidates: int | None = Field(
         None,
-        description="Hits taken from each space before fusing, at least k; default max(k, 50), capped at VECDEX_MAX_K.",
+        description="Hits taken from each space before fusing, at least k + offset; default max(k + offset, 50), "
+        "capped at VECDEX_MAX_K.",
         json_schema_extra=K_BOUNDS,
     )
     filter: Filter = Field(default_factory=dict, description=FILTER_DOC)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .filter_schemas import Filter
 from .schema_types import K_BOUNDS, k_field
-from .schemas import FILTER_DOC, Hit
+from .schemas import FILTER_DOC, Hit, offset_field
 
 
 class CombinedSimilarRequest(BaseModel):
@@ -21,6 +21,7 @@ class CombinedSimilarRequest(BaseModel):
     )
 
     k: int = k_field()
+    offset: int = offset_field()
     spaces: list[str] = Field(
         min_length=2, max_length=16, description="Two or more vector spaces of the collection (no keyword space)."
     )
@@ -32,7 +33,7 @@ class CombinedSimilarRequest(BaseModel):
     )
     candidates: int | None = Field(
         None,
-        description="Neighbours taken from each space before combining, at least k; default max(k, 50).",
+        description="Neighbours taken from each space before combining, at least k + offset; default max(k + offset, 50).",
         json_schema_extra=K_BOUNDS,
     )
     filter: Filter = Field(default_factory=dict, description=FILTER_DOC)

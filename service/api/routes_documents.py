@@ -1,4 +1,4 @@
-"""The documents of a collection: upsert a batch, page through, read and delete one."""
+"""The documents of a collection: upsert a batch, page through, read, patch and delete one."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from ..patch_schemas import DocumentPatch
 from ..schemas import DocumentPage, DocumentPublic, DocumentsUpsert, UpsertResult
 from .deps import VecdexDep
 from .openapi import CURSOR_PATTERN, errors
@@ -38,6 +39,19 @@ def list_page(
 )
 def get_one(name: str, external_id: str, vx: VecdexDep) -> DocumentPublic:
     return vx.documents.get(collection=name, external_id=external_id)
+
+
+@router.patch(
+    "/{name}/documents/{external_id}",
+    response_model=DocumentPublic,
+    operation_id="patch_document",
+    responses=errors(404),
+)
+def patch_one(name: str, external_id: str, body: DocumentPatch, vx: VecdexDep) -> DocumentPublic:
+    """Change one document in place: ``metadata`` is merged into the stored metadata (JSON merge patch,
+    RFC 7396: null removes a key, objects merge), ``text`` replaces the text. A metadata-only patch
+    reuses the stored vectors; filters see the change at once. All or nothing, like an upsert."""
+    return vx.documents.patch(collection=name, external_id=external_id, body=body)
 
 
 @router.delete(

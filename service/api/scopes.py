@@ -9,7 +9,7 @@ Scopes nest (admin > write > read):
 
 - ``read``: reads and queries — GETs, search, compare, hybrid, similar, recommend, words, tokens, analyze,
   stored evaluations, jobs, /metrics, embed, document vectors, /v1 (OpenAI-compatible).
-- ``write``: what changes a collection's data — document and interaction upserts and deletes.
+- ``write``: what changes a collection's data — document and interaction upserts, patches and deletes.
 - ``admin``: what changes the service's shape or queues heavy work — collections create/delete,
   spaces (create, rebuild, default, delete), job cancel, evaluation runs (up to 10,000 searches
   in one request, stored as rows), keys.
@@ -66,6 +66,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{C}/documents"): READ,
     ("GET", f"{C}/documents/{{external_id}}"): READ,
     ("DELETE", f"{C}/documents/{{external_id}}"): WRITE,
+    ("PATCH", f"{C}/documents/{{external_id}}"): WRITE,  # merge metadata / replace text of one document
     # interactions
     ("POST", f"{C}/interactions"): WRITE,
     ("GET", f"{C}/users/{{user}}/history"): READ,

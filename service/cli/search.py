@@ -20,6 +20,7 @@ def search(
     collection: str,
     query: str,
     k: Annotated[int, typer.Option("--k", "-k")] = 10,
+    offset: Annotated[int, typer.Option(help="Skip the best OFFSET hits (page 2 of 10: --k 10 --offset 10).")] = 0,
     space: Annotated[Optional[str], typer.Option(help="Space name (default: the collection's default).")] = None,
     filter_: FilterOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
@@ -37,14 +38,14 @@ def search(
     with cli_errors():
         params = SearchParams(ef_search=ef_search, nprobe=nprobe, exact=exact)
         body = SearchRequest(
-            query=query, k=k, filter=where, space=space, snippet_chars=SNIPPET_CHARS, params=params
+            query=query, k=k, offset=offset, filter=where, space=space, snippet_chars=SNIPPET_CHARS, params=params
         )
         response = vx.queries.search(collection=collection, body=body)
     if as_json:
         print_json({"space": response.space, "hits": [h.model_dump() for h in response.hits]})
         return
     typer.echo(f"space {response.space}:")
-    for rank, h in enumerate(response.hits, 1):
+    for rank, h in enumerate(response.hits, offset + 1):
         snippet = " ".join(h.text.split())[:100]
         typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id}  {snippet}")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..errors import BatchTooLarge, InvalidCursor
+from ..errors import BatchTooLarge, InvalidCursor, InvalidRequest
+from ..patch_schemas import DocumentPatch
 from ..quotas import check_metadata, check_schema_growth
+from ..store.document_patch import PATCH_PREFIX, lock_for_patch, patch_fields, patched_document
 from ..store.repository import (
     UpsertResult as UpsertCounts,
     create_collection,
@@ -123,6 +125,35 @@ class Documents:
     def get(self, *, collection: str, external_id: str) -> DocumentPublic:
         with self._core.db.session() as session:
             return document_view(get_document(session, get_collection(session, collection), external_id))
+
+    def patch(self, *, collection: str, external_id: str, body: DocumentPatch) -> DocumentPublic:
+        """Merge ``body.metadata`` into one document's metadata (RFC 7396) and/or replace its text.
+
+        Written as an upsert of the patched document (:mod:`service.store.document_patch`): the same
+        checks, one transaction and one change row, so loaded spaces and filter columns catch up, and a
+        metadata-only patch keeps the content hash, so no space embeds the text again. A refused patch
+        (422 naming ``metadata...`` or ``text``) changes nothing.
+        """
+        if body.metadata is None and body.text is None:
+            raise InvalidRequest(
+                "empty patch: give metadata (merged into the stored metadata), text (replacing it), or both",
+                field="metadata",
+            )
+        settings = self._core.settings
+        with self._core.db.session() as session:
+            row = lock_for_patch(session, collection)
+            collection_id = row.id
+            doc = get_document(session, row, external_id)
+            patched = patched_document(doc, body.metadata, body.text)
+            with patch_fields():
+                check_metadata(settings, [patched], field_prefix=PATCH_PREFIX)
+                check_schema_growth(settings, row.metadata_schema or {}, [patched], field_prefix=PATCH_PREFIX)
+                upsert_documents(
+                    session, collection, [patched], PATCH_PREFIX, require_vectors=False, collection=row
+                )
+            view = document_view(doc)  # the row as written (the write expired it, so this reads it back)
+        self._core.runtimes.sync_collection(collection_id)
+        return view
 
     def delete(self, *, collection: str, external_id: str) -> None:
         with self._core.db.session() as session:

@@ -32,9 +32,17 @@ class Queries:
         self._searcher = core.searcher
 
     def search(self, *, collection: str, body: SearchRequest) -> SearchResponse:
-        """Nearest documents to a text query (or a given vector), filter applied inside the index."""
+        """Nearest documents to a text query (or a given vector), filter applied inside the index; ``offset``
+        pages through the ranking (the index is asked for ``k + offset``)."""
         space, hits = self._searcher.search(
-            collection, Query.of(body.query, body.vector), body.k, body.filter, body.space, body.snippet_chars, body.params
+            collection,
+            Query.of(body.query, body.vector),
+            body.k,
+            body.filter,
+            body.space,
+            body.snippet_chars,
+            body.params,
+            body.offset,
         )
         return SearchResponse(space=space, hits=hits)
 
@@ -42,7 +50,14 @@ class Queries:
         """:meth:`search` for a server: queued with the searches arriving at the same time and answered in
         one batch by the search workers (the event loop waits; no thread-pool hop per request)."""
         job = SearchJob(
-            collection, Query.of(body.query, body.vector), body.k, body.filter, body.space, body.snippet_chars, body.params
+            collection,
+            Query.of(body.query, body.vector),
+            body.k,
+            body.filter,
+            body.space,
+            body.snippet_chars,
+            body.params,
+            body.offset,
         )
         done = await self._searcher.search_queued(job)
         return SearchResponse(space=done.space_name, hits=done.hits)
@@ -50,7 +65,7 @@ class Queries:
     def similar(self, *, collection: str, external_id: str, body: SimilarRequest) -> SearchResponse:
         """More like this: neighbours of a stored document, itself excluded."""
         space, hits = self._searcher.similar(
-            collection, external_id, body.k, body.filter, body.space, body.snippet_chars
+            collection, external_id, body.k, body.filter, body.space, body.snippet_chars, body.offset
         )
         return SearchResponse(space=space, hits=hits)
 
@@ -60,7 +75,7 @@ class Queries:
         """More like this by the combined similarity of several vector spaces (equal weights unless given)."""
         spaces, weights, source, hits = combined_similar(
             self._searcher.path, collection, external_id, body.k, body.spaces, body.weights, body.candidates,
-            body.filter, body.snippet_chars,
+            body.filter, body.snippet_chars, body.offset,
         )
         return CombinedSimilarResponse(spaces=spaces, weights=weights, weights_from=source, hits=hits)
 
@@ -84,6 +99,7 @@ class Queries:
             body.rrf_k,
             body.candidates,
             body.snippet_chars,
+            body.offset,
         )
         return HybridResponse(fusion=body.fusion, spaces=spaces, hits=hits)
 

@@ -28,7 +28,7 @@ from indexers.base import SearchParams
 from ..observability import metrics
 from ..schemas import Hit
 from ..store.repository import HitRow
-from .query_path import Query, QueryPath, check_k
+from .query_path import Query, QueryPath, check_k, check_offset
 
 
 @dataclass
@@ -42,6 +42,8 @@ class SearchJob:
     space: str | None
     snippet: int
     params: SearchParams | None = None
+    offset: int = 0
+    """Best hits skipped (paging): the index is asked for ``k + offset`` and the first ``offset`` dropped."""
     started: float = field(default_factory=time.perf_counter)
     memory_only: bool = False
     """Answer only from memory (see ``QueryPath.resolve``); the error is then ``NeedsWorker`` if that cannot be."""
@@ -53,6 +55,11 @@ class SearchJob:
     _allowed: np.ndarray | None = None
     _vector: np.ndarray | None = None
     _version: int | None = None  # the data version its space state was read under (SQLite)
+
+    @property
+    def depth(self) -> int:
+        """How many hits the index is asked for: the page and every hit before it."""
+        return self.k + self.offset
 
     def reset(self) -> None:
         """Forget an attempt (a ``memory_only`` one that needed a worker), to run the search again."""
@@ -67,7 +74,7 @@ def search_batch(path: QueryPath, jobs: Sequence[SearchJob]) -> None:
     for job in live:
         if job._vector is not None and job._allowed is None:
             params = job.params.model_dump_json() if job.params is not None else None
-            groups[(id(job._runtime), job.k, params)].append(job)
+            groups[(id(job._runtime), job.depth, params)].append(job)
         else:
             _alone(path, job)
     for members in groups.values():
@@ -87,6 +94,7 @@ def _prepare(path: QueryPath, job: SearchJob) -> bool:
     """Resolve the space, the filter and (dense spaces) the query vector; False once the job has failed."""
     try:
         check_k(job.k, path.max_k)
+        check_offset(job.k, job.offset, path.max_k)
         state, runtime, allowed = path.resolve_state(job.collection, job.space, job.where, memory_only=job.memory_only)
         job.space_name, job._runtime, job._allowed, job._version = state.ref.name, runtime, allowed, state.version
         if not runtime.keyword and not (allowed is not None and len(allowed) == 0):
@@ -101,29 +109,30 @@ def _alone(path: QueryPath, job: SearchJob) -> None:
     """A keyword or filtered search, as ``Searcher.search`` runs it (the vector embedded once, in ``_prepare``)."""
     try:
         if job._vector is None:
-            job.pairs = path.ranked(job._runtime, job.query, job.k, job._allowed, job.params)
+            pairs = path.ranked(job._runtime, job.query, job.depth, job._allowed, job.params)
         else:
-            job.pairs = path.nearest(job._runtime, job._vector, job.k, job._allowed, job.params)
+            pairs = path.nearest(job._runtime, job._vector, job.depth, job._allowed, job.params)
+        job.pairs = pairs[job.offset :]
     except Exception as exc:
         job.error = exc
 
 
 def _together(members: list[SearchJob]) -> None:
-    """One index call for queries of one space, ``k`` and parameters (no filter)."""
+    """One index call for queries of one space, depth (``k + offset``) and parameters (no filter)."""
     first = members[0]
     try:
         queries = np.stack([j._vector for j in members]).astype(np.float32, copy=False)
-        scores, ids = first._runtime.index.search(queries, first.k, params=first.params)
+        scores, ids = first._runtime.index.search(queries, first.depth, params=first.params)
     except Exception:  # the same failure would hit each alone; let each find its own error
         for job in members:
             job.pairs = []
             try:
-                job.pairs = QueryPath.nearest(job._runtime, job._vector, job.k, None, job.params)
+                job.pairs = QueryPath.nearest(job._runtime, job._vector, job.depth, None, job.params)[job.offset :]
             except Exception as exc:
                 job.error = exc
         return
     for row, job in enumerate(members):
-        job.pairs = [(int(i), float(s)) for i, s in zip(ids[row], scores[row]) if i >= 0]
+        job.pairs = [(int(i), float(s)) for i, s in zip(ids[row], scores[row]) if i >= 0][job.offset :]
 
 
 def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:

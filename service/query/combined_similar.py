@@ -23,7 +23,7 @@ from ..errors import DocumentNotFound, InvalidRequest, InvalidWeights
 from ..similar_schemas import CombinedHit
 from ..store.models import Collection, Document
 from .fusion import clipped_mean
-from .query_path import QueryPath, check_k
+from .query_path import QueryPath, check_k, check_offset
 
 
 def combined_similar(
@@ -36,18 +36,21 @@ def combined_similar(
     candidates: int | None,
     where: dict[str, Any],
     snippet: int,
+    offset: int = 0,
 ) -> tuple[list[str], dict[str, float], str, list[CombinedHit]]:
-    """(spaces, weights used, where they came from, hits best first); the document itself is never a hit.
+    """(spaces, weights used, where they came from, hits best first after the best ``offset``); the document
+    itself is never a hit.
 
     Weights: the request's; else the collection's fitted ones (``vecdex eval similarity --fit-weights``)
     when they cover every space combined here; else equal.
     """
     check_k(k, path.max_k)
+    want = check_offset(k, offset, path.max_k)
     names = list(dict.fromkeys(spaces))
     unknown = [w for w in weights if w not in names]
     if unknown:
         raise InvalidWeights(f"weights name spaces not combined here: {', '.join(unknown)}", field="weights")
-    depth = min(max(k, candidates or 50), path.max_k)
+    depth = min(max(want, candidates or 50), path.max_k)
     resolved = []
     for i, name in enumerate(names):
         ref, runtime, allowed = path.resolve(collection, name, where)
@@ -108,7 +111,7 @@ def combined_similar(
         if score is not None:
             scored.append((doc_id, score, {s: v for s, v in per_space.items() if v is not None}))
     scored.sort(key=lambda t: (-t[1], t[0]))
-    top = scored[:k]
+    top = scored[offset:want]
     hits = path.hydrate([(d, s) for d, s, _ in top], snippet)
     by_id = {d: per for d, _, per in top}
     return names, used, source, [CombinedHit(**h.model_dump(), scores=by_id[h.id]) for h in hits]

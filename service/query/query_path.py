@@ -20,7 +20,7 @@ from indexers.base import SearchParams
 from indexers.errors import DimensionMismatch
 
 from ..store.db import Database
-from ..errors import InvalidK
+from ..errors import InvalidK, InvalidRequest
 from ..store.filter_tree import parse_filter
 from ..store.hot_reads import HotReads, SpaceState
 from .filter_cache import FilterColumnsCache
@@ -41,6 +41,19 @@ def check_k(k: int, max_k: int | None, field: str = "k") -> None:
             raise InvalidK(f"k must be at least 1, got {k}", field=field)
     elif k <= 0 or k > max_k:
         raise InvalidK(f"k must be between 1 and {max_k}, got {k}", field=field)
+
+
+def check_offset(k: int, offset: int, max_k: int | None, field: str = "offset") -> int:
+    """The depth a query with ``offset`` asks the index for, ``k + offset``: refused (``invalid_request``
+    naming ``field``) past VECDEX_MAX_K, the bound on what one query may rank, so paging costs no more
+    than the deepest single query (the schema bounds ``offset`` itself)."""
+    if offset < 0:
+        raise InvalidRequest(f"offset must be at least 0, got {offset}", field=field)
+    if max_k is not None and k + offset > max_k:
+        raise InvalidRequest(
+            f"k + offset must be at most {max_k} (VECDEX_MAX_K), got {k} + {offset} = {k + offset}", field=field
+        )
+    return k + offset
 
 
 @dataclass(frozen=True)

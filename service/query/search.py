@@ -22,7 +22,7 @@ from .keyword_similar import keyword_similar
 from ..store.models import Collection, Document, Space
 from .batch_search import SearchJob, search_batch
 from .batching import SearchQueue
-from .query_path import Query, QueryPath, answers, check_k
+from .query_path import Query, QueryPath, answers, check_k, check_offset
 from ..store.repository import resolve_space
 from ..schemas import Hit, HybridHit, SpaceRank, TokenVector, WordScore
 from ..runtime.spaces import SpaceRuntimes
@@ -51,12 +51,14 @@ class Searcher:
         space_name: str | None,
         snippet: int,
         params: SearchParams | None = None,
+        offset: int = 0,
     ) -> tuple[str, list[Hit]]:
-        """Top ``k`` documents for a text or a vector; ``params`` tunes this one search (ignored by keyword spaces).
+        """Top ``k`` documents for a text or a vector after the best ``offset``; ``params`` tunes this one
+        search (ignored by keyword spaces).
 
         The same path as a server's concurrent searches take (:mod:`.batch_search`), as a batch of one.
         """
-        job = SearchJob(collection_name, _query(query), k, where, space_name, snippet, params)
+        job = SearchJob(collection_name, _query(query), k, where, space_name, snippet, params, offset)
         search_batch(self.path, [job])
         if job.error is not None:
             raise job.error
@@ -131,20 +133,24 @@ class Searcher:
         rrf_k: float,
         candidates: int | None,
         snippet: int,
+        offset: int = 0,
     ) -> tuple[list[str], list[HybridHit]]:
-        """One ranking fused from several spaces' (service.fusion); each hit says where it ranked in each."""
+        """One ranking fused from several spaces' (service.fusion), its best ``offset`` skipped; each hit
+        says where it ranked in each (ranks within the spaces, not within the page)."""
         check_k(k, self.max_k)
-        depth = candidates if candidates is not None else min(self.max_k, max(k, 50))
+        want = check_offset(k, offset, self.max_k)
+        depth = candidates if candidates is not None else min(self.max_k, max(want, 50))
         check_k(depth, self.max_k, field="candidates")
-        if depth < k:
-            raise InvalidK(f"candidates ({depth}) must be at least k ({k})", field="candidates")
+        if depth < want:
+            what = f"k + offset ({want})" if offset else f"k ({k})"
+            raise InvalidK(f"candidates ({depth}) must be at least {what}", field="candidates")
         q = _query(query)
         names = self._query_spaces(collection_name, space_names, q)
         unknown = sorted(set(weights) - set(names))
         if unknown:
             raise InvalidWeights(f"weights name spaces that are not queried: {', '.join(unknown)}", field="weights")
         rankings = self._rankings(collection_name, q, depth, where, names)
-        fused = fuse(rankings, fusion, weights, rrf_k)[:k]
+        fused = fuse(rankings, fusion, weights, rrf_k)[offset:want]
         hits = {h.id: h for h in self.path.hydrate([(d, s) for d, s, _ in fused], snippet)}
         return list(rankings), [
             HybridHit(
@@ -156,11 +162,19 @@ class Searcher:
         ]
 
     def similar(
-        self, collection_name: str, external_id: str, k: int, where: dict[str, Any], space_name: str | None, snippet: int
+        self,
+        collection_name: str,
+        external_id: str,
+        k: int,
+        where: dict[str, Any],
+        space_name: str | None,
+        snippet: int,
+        offset: int = 0,
     ) -> tuple[str, list[Hit]]:
-        """Neighbours of a stored document (itself excluded): its vector through the one pipeline, or in a
-        keyword space by the symmetric BM25 document similarity (:mod:`.keyword_similar`)."""
+        """Neighbours of a stored document (itself excluded), the best ``offset`` skipped: its vector through
+        the one pipeline, or in a keyword space by the symmetric BM25 document similarity (:mod:`.keyword_similar`)."""
         check_k(k, self.max_k)
+        want = check_offset(k, offset, self.max_k)
         space, runtime, allowed = self.path.resolve(collection_name, space_name, where)
         with self.db.sessions() as session:
             doc = session.execute(
@@ -173,14 +187,15 @@ class Searcher:
                     f"document {external_id!r} not found in collection {collection_name!r}", field="external_id"
                 )
             if runtime.keyword:  # symmetric, self-normalised BM25 (.keyword_similar), not its text as a query
-                return space.name, self.path.hydrate(keyword_similar(runtime, doc.id, k, allowed), snippet)
+                pairs = keyword_similar(runtime, doc.id, want, allowed)[offset:]
+                return space.name, self.path.hydrate(pairs, snippet)
             got = runtime.vectors_of(session, [doc.id], [doc.text], [doc.content_hash])
         if not got.ok[0]:
             raise EmptyText(
                 f"document {external_id!r} has no vector in space {space.name!r} (nothing in it is embeddable)",
                 field="external_id",
             )
-        pairs = self.path.nearest(runtime, got.vectors[0], k, allowed, exclude=doc.id)
+        pairs = self.path.nearest(runtime, got.vectors[0], want, allowed, exclude=doc.id)[offset:]
         return space.name, self.path.hydrate(pairs, snippet)
 
     # Word and token queries (service.words), kept here so callers have one entry point.
