@@ -22,6 +22,7 @@ from . import (
     routes_recommend,
     routes_search,
     routes_spaces,
+    routes_transfer,
     routes_vectors,
 )
 from .openapi import document_common_errors, operation_id
@@ -40,6 +41,7 @@ MODULES = (
     routes_evaluations,
     routes_vectors,
     routes_openai,
+    routes_transfer,
 )
 
 

@@ -104,6 +104,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # evaluations: reading stored runs is read; a run is heavy work stored as rows
     ("GET", f"{C}/evaluations"): READ,
     ("POST", f"{C}/evaluations"): ADMIN,
+    # transfer: a whole collection out (models and vectors included) or in (a new collection)
+    ("GET", f"{C}/export"): ADMIN,
+    ("POST", f"{C}/import"): ADMIN,  # creates collection {name} from the body
     # Keys are managed by `vecdex keys` only; routes for them would be UNCLASSIFIED (admin, unlimited
     # keys only) until listed, which is the rule they need.
 }

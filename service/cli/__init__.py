@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, ingest, recommend, search, serve, similar
+from . import demo, ingest, recommend, search, serve, similar, transfer
 from .collections import collection_app
 from .db import db_app
 from .eval import eval_app
@@ -33,6 +33,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
 for group in (serve, ingest, search, similar, recommend, demo):
     group.register(app)
+transfer.register(collection_app)
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console entry point

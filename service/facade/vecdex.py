@@ -17,6 +17,7 @@ from .keys import Keys
 from .queries import Queries
 from .spaces import Jobs, Spaces
 from .vectors import Vectors
+from .transfer import Transfer
 
 if TYPE_CHECKING:
     from ..runtime.jobs import Worker
@@ -51,6 +52,7 @@ class Vecdex:
         self.evaluations = Evaluations(self.core)
         self.keys = Keys(self.core)
         self.vectors = Vectors(self.core)
+        self.transfer = Transfer(self.core, self.documents, self.interactions, self.spaces)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Vecdex:

@@ -107,7 +107,7 @@ def _plan(session: Session, spaces_root: Path, collection: Collection, space: Sp
     movable = space.status == "ready" and model_dir.is_dir()
     movable = movable and not any(has(space.embedder_type, c) for c in KEYED_BY_DOCUMENT_ID)
     keyword = has(space.embedder_type, Capability.KEYWORD)
-    given = has(space.embedder_type, Capability.GIVEN_VECTORS)
+    given = movable and has(space.embedder_type, Capability.GIVEN_VECTORS)  # its row exists before documents
     vectors = movable and space.store_vectors and not keyword and not given
     recent: frozenset[int] = frozenset()
     if vectors:

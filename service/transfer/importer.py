@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +42,18 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from embedders import registry
-from embedders.capabilities import Capability
-from indexers.base import IndexSpec
 from indexers.factory import EngineOptions
 
-from ..errors import AlreadyExists, InvalidFile, InvalidRequest, VecdexError
+from ..errors import AlreadyExists, InvalidRequest, VecdexError
 from ..schemas import CollectionCreate, DocumentIn, InteractionIn
 from ..space_schemas import SpaceCreate
 from ..store.db import Database
-from ..store.document_writes import content_hash
+from ..store.document_writes import content_hash, stored_text
 from ..store.interactions import count_interactions
 from ..store.models import Collection, Document, Space, StoredVector
 from ..store.repository import create_collection
 from ..store.vector_store import save_vectors
+from .check import Checked, check_file, document_in, interaction_in
 from .format import (
     DocumentRecord,
     Header,
@@ -63,7 +63,6 @@ from .format import (
     Trailer,
     VectorRecord,
     decode_vector,
-    line_error,
     read_records,
 )
 from .install import install_space
@@ -86,117 +85,11 @@ class Writers:
     """Queue a build of a space (quotas and preflight apply); returns the job id."""
 
 
-@dataclass
-class _Checked:
-    """What the first pass learned."""
-
-    header: Header
-    records: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def check_file(path: Path) -> _Checked:
-    """Pass 1: every line read and validated; raises :class:`InvalidFile` naming the first bad line."""
-    header: Header | None = None
-    spaces: dict[str, SpaceEntry] = {}
-    next_seq: dict[str, int] = {}
-    page: set[str] = set()  # external ids of the latest run of documents (vectors follow their page)
-    in_docs = False
-    checked: _Checked | None = None
-    for line_no, record in read_records(path):
-        if isinstance(record, Header):
-            header = record
-            spaces = _check_header(record)
-            checked = _Checked(header=record)
-            continue
-        assert checked is not None
-        checked.records = line_no
-        if isinstance(record, Trailer):
-            checked.counts = dict(record.counts)
-            continue
-        if isinstance(record, ModelRecord):
-            entry = spaces.get(record.space)
-            if entry is None or entry.carries != "model":
-                raise line_error(line_no, f"model of space {record.space!r}, which the header lists without one")
-            if record.seq != next_seq.get(record.space, 0):
-                raise line_error(line_no, f"model chunk {record.seq} of space {record.space!r} is out of order")
-            next_seq[record.space] = -1 if record.last else record.seq + 1
-            _b64(record.data, line_no)
-        elif isinstance(record, DocumentRecord):
-            if not in_docs:
-                page, in_docs = set(), True
-            _document(record, line_no, spaces)
-            page.add(record.external_id)
-        elif isinstance(record, VectorRecord):
-            in_docs = False
-            entry = spaces.get(record.space)
-            if entry is None or entry.carries != "model":
-                raise line_error(line_no, f"vector for space {record.space!r}, which the header lists without a model")
-            if record.external_id not in page:
-                raise line_error(line_no, f"vector of {record.external_id!r}, not a document of the page before it")
-            if record.vector is not None:
-                decode_vector(record.vector, entry.dim, f"line {line_no}")
-        elif isinstance(record, InteractionRecord):
-            in_docs = False
-            _interaction(record, line_no)
-    assert checked is not None  # read_records raises on an empty file
-    unfinished = [name for name, seq in next_seq.items() if seq != -1]
-    unfinished += [n for n, e in spaces.items() if e.carries == "model" and n not in next_seq]
-    if unfinished:
-        raise line_error(checked.records, f"the model of space {unfinished[0]!r} is incomplete")
-    return checked
-
-
-def _check_header(header: Header) -> dict[str, SpaceEntry]:
-    """The spaces' specs must be ones this server knows (line 1 otherwise)."""
-    out: dict[str, SpaceEntry] = {}
-    for i, entry in enumerate(header.spaces):
-        try:
-            registry.parse_spec(entry.embedder)
-            IndexSpec.model_validate(entry.index)
-        except (VecdexError, ValidationError) as exc:
-            message = exc.message if isinstance(exc, VecdexError) else exc.errors()[0]["msg"]
-            raise line_error(1, f"spaces[{i}] ({entry.name!r}): {message}") from exc
-        if entry.name in out:
-            raise line_error(1, f"spaces[{i}]: space {entry.name!r} listed twice")
-        out[entry.name] = entry
-    return out
-
-
-def _b64(data: str, line_no: int) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except ValueError as exc:
-        raise line_error(line_no, f"data is not base64 ({exc})") from exc
-
-
-def _document(record: DocumentRecord, line_no: int, spaces: dict[str, SpaceEntry]) -> DocumentIn:
-    given: dict[str, list[float]] | None = None
-    if record.vectors:
-        given = {}
-        for name, text in record.vectors.items():
-            entry = spaces.get(name)
-            given[name] = decode_vector(text, entry.dim if entry else None, f"line {line_no}").tolist()
-    try:
-        return DocumentIn(external_id=record.external_id, text=record.text, metadata=record.metadata, vectors=given)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise line_error(line_no, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
-
-
-def _interaction(record: InteractionRecord, line_no: int) -> InteractionIn:
-    try:
-        return InteractionIn.model_validate(record.model_dump(exclude={"type"}))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise line_error(line_no, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
-
-
 class _Import:
     """Pass 2: the writes, in batches, each one idempotent (see the module docstring)."""
 
     def __init__(
-        self, db: Database, spaces_root: Path, writers: Writers, checked: _Checked, target: str, resume: bool,
+        self, db: Database, spaces_root: Path, writers: Writers, checked: Checked, target: str, resume: bool,
         progress: Progress | None, engine_options: EngineOptions | None,
     ) -> None:
         self.db, self.spaces_root, self.writers = db, spaces_root, writers
@@ -232,7 +125,8 @@ class _Import:
             row = session.scalar(select(Collection).where(Collection.name == self.target).with_for_update())
             if row is not None and not self.resume:
                 raise AlreadyExists(
-                    f"collection {self.target!r} already exists: import under another name (--name / ?name=), "
+                    f"collection {self.target!r} already exists: import under another name "
+                    "(--name, or another {name} in POST /collections/{name}/import), "
                     "or add --resume (?resume=true) to continue an interrupted import of this file into it",
                     field="name",
                 )
@@ -247,7 +141,7 @@ class _Import:
             for space in self.checked.header.spaces:
                 found = existing.get(space.name)
                 if found is not None:
-                    if found.embedder_spec != space.embedder:
+                    if registry.parse_spec(found.embedder_spec) != registry.parse_spec(space.embedder):
                         raise InvalidRequest(
                             f"space {space.name!r} exists in {self.target!r} with another spec than the file's",
                             field=f"spaces.{space.name}",
@@ -282,7 +176,7 @@ class _Import:
                 self._model(record)
             elif isinstance(record, DocumentRecord):
                 self._flush_vectors()
-                self.docs.append((line_no, _document(record, line_no, self.entries)))
+                self.docs.append((line_no, document_in(record, line_no, self.entries)))
                 if len(self.docs) >= BATCH:
                     self._flush_docs()
             elif isinstance(record, VectorRecord):
@@ -297,7 +191,7 @@ class _Import:
             elif isinstance(record, InteractionRecord):
                 self._flush_docs()
                 self._flush_vectors()
-                self.interactions.append((line_no, _interaction(record, line_no)))
+                self.interactions.append((line_no, interaction_in(record, line_no)))
                 if len(self.interactions) >= BATCH:
                     self._flush_interactions()
             self.done = line_no
@@ -308,8 +202,9 @@ class _Import:
         return self.result
 
     def _staging(self, space: str) -> Path:
-        """Where a space's model archive is reassembled (a ``<id>.`` name: deleting the space removes it)."""
-        return self.spaces_root / f"{self.space_ids[space]}.import.tar.gz"
+        """Where a space's model archive is reassembled: under ``<id>.import/``, a directory deleting the
+        space removes with its generations (:func:`~service.runtime.spaces.space_paths`)."""
+        return self.spaces_root / f"{self.space_ids[space]}.import" / "model.tar.gz"
 
     def _model(self, record: ModelRecord) -> None:
         if record.space in self.ready:
@@ -342,10 +237,12 @@ class _Import:
                 .where(Collection.name == self.target, Document.external_id.in_([d.external_id for d in docs]))
             ).all()
         stored = {r[0]: (r[1], r[2]) for r in rows}
-        return all(stored.get(d.external_id) == (content_hash(d.text), d.metadata) for d in docs)
+        return all(stored.get(d.external_id) == (content_hash(stored_text(d)), d.metadata) for d in docs)
 
     def _flush_vectors(self) -> None:
         """Each space's pending vectors, stored under generation 0 for the documents whose text they encode."""
+        if not any(self.vectors.values()):
+            return
         for name, records in list(self.vectors.items()):
             if not records:
                 continue
@@ -359,7 +256,10 @@ class _Import:
                     for r in session.execute(
                         select(Document.external_id, Document.id, Document.content_hash)
                         .join(Collection, Collection.id == Document.collection_id)
-                        .where(Collection.name == self.target, Document.external_id.in_([v.external_id for v in records]))
+                        .where(
+                            Collection.name == self.target,
+                            Document.external_id.in_([v.external_id for v in records]),
+                        )
                     )
                 )
                 have = dict(
@@ -413,7 +313,7 @@ class _Import:
                         self.db, self.spaces_root, self.space_ids[entry.name], staging, self.empty[entry.name],
                         make_default=entry.default, engine_options=self.engine_options,
                     )
-                    staging.unlink(missing_ok=True)
+                    shutil.rmtree(staging.parent, ignore_errors=True)
                 self.result.spaces.append(
                     SpaceImported(
                         name=entry.name, carries="model", status=status,
@@ -421,14 +321,18 @@ class _Import:
                     )
                 )
                 continue
-            job_id = None
-            if entry.name not in self.space_ids:
+            job_id, status = None, "pending"
+            if entry.name in self.space_ids:  # a resume: queued by the run that stopped
+                with self.db.sessions() as session:
+                    found = session.scalar(select(Space.status).where(Space.id == self.space_ids[entry.name]))
+                    status = found or status
+            else:
                 spec = SpaceCreate.model_validate(
                     {"name": entry.name, "embedder": entry.embedder, "index": entry.index,
                      "store_vectors": entry.store_vectors, "make_default": entry.default}
                 )
                 job_id = self.writers.create_space(self.target, spec)
-            self.result.spaces.append(SpaceImported(name=entry.name, carries="spec", status="pending", job_id=job_id))
+            self.result.spaces.append(SpaceImported(name=entry.name, carries="spec", status=status, job_id=job_id))
         self._report()
 
 
@@ -457,4 +361,4 @@ def import_file(
     return job.run(path)
 
 
-__all__ = ["BATCH", "InvalidFile", "Writers", "check_file", "import_file"]
+__all__ = ["BATCH", "Writers", "check_file", "import_file"]
