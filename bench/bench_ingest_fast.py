@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest_fast_space import bench_word2vec  # noqa: E402
+from raw_sqlite_writes import write_batch  # noqa: E402
 from machine import cpu_model  # noqa: E402
 
 BATCH = 1000
@@ -123,21 +124,7 @@ def raw_sqlite(path: str, collection_id: int, docs: list[dict[str, Any]]) -> flo
         con.execute(f"PRAGMA {pragma}")
     t0 = time.perf_counter()
     for batch in batches(docs):
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-        rows = [
-            (collection_id, d["external_id"], d["text"], json.dumps(d["metadata"]),
-             hashlib.sha256(d["text"].encode("utf-8")).hexdigest(), now, now)
-            for d in batch
-        ]
-        con.execute("BEGIN")
-        last = con.execute("SELECT coalesce(max(id), 0) FROM documents").fetchone()[0]
-        con.executemany(
-            "INSERT INTO documents (collection_id, external_id, text, metadata, content_hash, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute(
-            "INSERT INTO changes (collection_id, document_id, op, created_at) SELECT ?, id, 'upsert', ? FROM documents "
-            "WHERE collection_id = ? AND id > ? ORDER BY id", (collection_id, now, collection_id, last))
-        con.execute("COMMIT")
+        write_batch(con, collection_id, batch)
     wall = time.perf_counter() - t0
     con.close()
     return wall

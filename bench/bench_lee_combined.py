@@ -49,11 +49,14 @@ def specs(seed: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def one_seed(seed: int, workdir: Path) -> dict[str, Any]:
-    from pydantic import TypeAdapter
+RATED = [f"lee-{i:02d}" for i in range(50)]
+"""External ids of the 50 rated Lee documents, in the human matrix's order."""
 
-    from embedders.datasets import lee_background, lee_human_similarity, lee_test
-    from service.evaluation.requests import EvaluationRequest
+
+def lee_with_spaces(workdir: Path, spaces: dict[str, dict[str, Any]]) -> tuple[Any, dict[str, float]]:
+    """A Vecdex on a new SQLite database in ``workdir``, collection ``lee`` holding the 300 background and the 50
+    rated documents, one built space per entry of ``spaces``; returns it (the caller closes it) and build seconds."""
+    from embedders.datasets import lee_background, lee_test
     from service.facade import Vecdex
     from service.schemas import CollectionCreate, DocumentIn
     from service.settings import Settings
@@ -63,20 +66,31 @@ def one_seed(seed: int, workdir: Path) -> dict[str, Any]:
     settings = Settings(data_dir=workdir, embedded_worker=False)
     upgrade(settings.resolved_database_url)
     vx = Vecdex(settings)
-    rated = [f"lee-{i:02d}" for i in range(50)]
+    vx.collections.create(body=CollectionCreate(name=COLLECTION))
+    docs = [DocumentIn(external_id=f"bg-{i:03d}", text=t) for i, t in enumerate(lee_background())]
+    docs += [DocumentIn(external_id=RATED[i], text=t) for i, t in enumerate(lee_test())]
+    vx.documents.write(collection=COLLECTION, documents=docs)
+    build_s = {}
+    for name, spec in spaces.items():
+        t0 = time.perf_counter()
+        created = vx.spaces.create(collection=COLLECTION, body=SpaceCreate.model_validate({"name": name, "embedder": spec}))
+        job = vx.jobs.run_here(job_id=created.job.id, label="bench")
+        if job is None or job.status != "succeeded":
+            vx.close()
+            raise RuntimeError(f"build of {name} failed: {job}")
+        build_s[name] = round(time.perf_counter() - t0, 2)
+    return vx, build_s
+
+
+def one_seed(seed: int, workdir: Path) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    from embedders.datasets import lee_human_similarity
+    from service.evaluation.requests import EvaluationRequest
+
+    vx, build_s = lee_with_spaces(workdir, specs(seed))
+    rated = RATED
     try:
-        vx.collections.create(body=CollectionCreate(name=COLLECTION))
-        docs = [DocumentIn(external_id=f"bg-{i:03d}", text=t) for i, t in enumerate(lee_background())]
-        docs += [DocumentIn(external_id=rated[i], text=t) for i, t in enumerate(lee_test())]
-        vx.documents.write(collection=COLLECTION, documents=docs)
-        build_s = {}
-        for name, spec in specs(seed).items():
-            t0 = time.perf_counter()
-            created = vx.spaces.create(collection=COLLECTION, body=SpaceCreate.model_validate({"name": name, "embedder": spec}))
-            job = vx.jobs.run_here(job_id=created.job.id, label="bench")
-            if job is None or job.status != "succeeded":
-                raise RuntimeError(f"build of {name} failed: {job}")
-            build_s[name] = round(time.perf_counter() - t0, 2)
         matrix = lee_human_similarity().round(6).tolist()
         out: dict[str, Any] = {"seed": seed, "build_s": build_s, "runs": {}}
         for label, spaces, fit in (

@@ -30,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 COLLECTION = "lee"
 SPECS: dict[str, dict[str, Any]] = {
@@ -43,31 +44,13 @@ SPECS: dict[str, dict[str, Any]] = {
 def run(workdir: Path) -> dict[str, Any]:
     from pydantic import TypeAdapter
 
-    from embedders.datasets import lee_background, lee_human_similarity, lee_test
+    from bench_lee_combined import RATED, lee_with_spaces
+    from embedders.datasets import lee_human_similarity
     from service.evaluation.requests import EvaluationRequest
-    from service.facade import Vecdex
-    from service.schemas import CollectionCreate, DocumentIn
-    from service.settings import Settings
-    from service.space_schemas import SpaceCreate
-    from service.store.migrate import upgrade
 
-    settings = Settings(data_dir=workdir, embedded_worker=False)
-    upgrade(settings.resolved_database_url)
-    vx = Vecdex(settings)
-    rated = [f"lee-{i:02d}" for i in range(50)]
+    vx, build_s = lee_with_spaces(workdir, SPECS)
+    rated = RATED
     try:
-        vx.collections.create(body=CollectionCreate(name=COLLECTION))
-        docs = [DocumentIn(external_id=f"bg-{i:03d}", text=t) for i, t in enumerate(lee_background())]
-        docs += [DocumentIn(external_id=rated[i], text=t) for i, t in enumerate(lee_test())]
-        vx.documents.write(collection=COLLECTION, documents=docs)
-        build_s = {}
-        for name, spec in SPECS.items():
-            t0 = time.perf_counter()
-            created = vx.spaces.create(collection=COLLECTION, body=SpaceCreate.model_validate({"name": name, "embedder": spec}))
-            job = vx.jobs.run_here(job_id=created.job.id, label="bench")
-            if job is None or job.status != "succeeded":
-                raise RuntimeError(f"build of {name} failed: {job}")
-            build_s[name] = round(time.perf_counter() - t0, 2)
         body = TypeAdapter(EvaluationRequest).validate_python(
             {"task": "similarity", "ids": rated, "matrix": lee_human_similarity().round(6).tolist(),
              "spaces": list(SPECS), "dataset": "lee-2005"}

@@ -109,13 +109,11 @@ def raw_pipeline(stack: Any, embedder: Any, space_id: int, docs: list[dict[str, 
     FAISS ``IndexIDMap(IndexFlatIP)``. No pydantic, no change-log replay, no index snapshot: what vecdex's
     ingest would cost with nothing of its own. The rows are deleted again afterwards (untimed).
     """
-    import hashlib
-    import json
     import sqlite3
-    from datetime import datetime, timezone
 
     import faiss
     import numpy as np
+    from raw_sqlite_writes import write_batch
 
     name, collection_id = stack.new_collection("rawpipe")
     path = stack.url.split("sqlite:///", 1)[1]
@@ -127,19 +125,7 @@ def raw_pipeline(stack: Any, embedder: Any, space_id: int, docs: list[dict[str, 
     t0 = time.perf_counter()
     for start in range(0, len(docs), batch):
         part = docs[start : start + batch]
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-        hashes = [hashlib.sha256(d["text"].encode("utf-8")).hexdigest() for d in part]
-        rows = [(collection_id, d["external_id"], d["text"], json.dumps(d["metadata"]), h, now, now)
-                for d, h in zip(part, hashes)]
-        con.execute("BEGIN")
-        last = con.execute("SELECT coalesce(max(id), 0) FROM documents").fetchone()[0]
-        con.executemany(
-            "INSERT INTO documents (collection_id, external_id, text, metadata, content_hash, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute(
-            "INSERT INTO changes (collection_id, document_id, op, created_at) SELECT ?, id, 'upsert', ? FROM documents "
-            "WHERE collection_id = ? AND id > ? ORDER BY id", (collection_id, now, collection_id, last))
-        con.execute("COMMIT")
+        last, hashes = write_batch(con, collection_id, part)
         ids = np.arange(last + 1, last + 1 + len(part), dtype=np.int64)  # ids follow input order (one writer)
         vectors = np.ascontiguousarray(embedder.embed_documents([d["text"] for d in part]), dtype=np.float32)
         con.execute("BEGIN")
