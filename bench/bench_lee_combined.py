@@ -33,7 +33,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from machine import write_report  # noqa: E402
 
 COLLECTION = "lee"
 DEFAULT_TRIO = ("bert", "w2v", "tfidf")
@@ -162,9 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, s in report["summary"].items():
         extra = f"  held-out {s['held_out_mean']:.3f}" if "held_out_mean" in s else ""
         print(f"{name:<45} {s['mean']:.3f} ({s['min']:.3f}-{s['max']:.3f}){extra}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} ({report['wall_s']} s)")
+    write_report(args.out, report)
     return 0
 
 

@@ -40,6 +40,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from machine import write_report  # noqa: E402
 
 COLLECTION = "lee"
 
@@ -168,9 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"spearman {row['service_spearman']:.3f}")
         for form, r in row["forms"].items():
             print(f"    {form:<62} r {r['pearson']:.3f}  spearman {r['spearman']:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} ({report['wall_s']} s)")
+    write_report(args.out, report)
     return 0
 
 

@@ -32,6 +32,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from machine import write_report  # noqa: E402
+
 COLLECTION = "lee"
 SPECS: dict[str, dict[str, Any]] = {
     "onehot": {"type": "tfidf", "weighting": "binary"},
@@ -74,9 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     for name, s in report["scores"].items():
         print(f"{name:<28} pearson {s['pearson']:.3f}  spearman {s['spearman']:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} ({report['wall_s']} s)")
+    write_report(args.out, report)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import platform
 from pathlib import Path
 
@@ -14,3 +15,10 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine() or "unknown cpu"
+
+
+def write_report(path: Path, report: dict) -> None:  # type: ignore[type-arg]
+    """The results as indented JSON at ``path`` (folders made), and the line saying where they went."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path} ({report.get('wall_s', '?')} s)")

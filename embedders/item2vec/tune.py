@@ -271,7 +271,7 @@ def tune(
                 check = train(spec, {**changes, "seed": second})
                 reruns.append(check)
             except CorpusTooSmall:
-                pass
+                check = None  # the second seed cannot train it: unconfirmed, so the base spec stays
         confirmed = (
             check is not None
             and beats(_rank(check), _rank(reruns[0]), 0.0)  # better with the second seed too

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..schemas import (
     AnalogyRequest,
     AnalyzeRequest,
@@ -34,31 +36,13 @@ class Queries:
     def search(self, *, collection: str, body: SearchRequest) -> SearchResponse:
         """Nearest documents to a text query (or a given vector), filter applied inside the index; ``offset``
         pages through the ranking (the index is asked for ``k + offset``)."""
-        space, hits = self._searcher.search(
-            collection,
-            Query.of(body.query, body.vector),
-            body.k,
-            body.filter,
-            body.space,
-            body.snippet_chars,
-            body.params,
-            body.offset,
-        )
+        space, hits = self._searcher.search(*_search_args(collection, body))
         return SearchResponse(space=space, hits=hits)
 
     async def search_queued(self, *, collection: str, body: SearchRequest) -> SearchResponse:
         """:meth:`search` for a server: queued with the searches arriving at the same time and answered in
         one batch by the search workers (the event loop waits; no thread-pool hop per request)."""
-        job = SearchJob(
-            collection,
-            Query.of(body.query, body.vector),
-            body.k,
-            body.filter,
-            body.space,
-            body.snippet_chars,
-            body.params,
-            body.offset,
-        )
+        job = SearchJob(*_search_args(collection, body))
         done = await self._searcher.search_queued(job)
         return SearchResponse(space=done.space_name, hits=done.hits)
 
@@ -120,3 +104,12 @@ class Queries:
         """Contextual vectors (and nearest words) of each token of a sentence in a bilstm space."""
         space_name, tokens = self._searcher.contextual_tokens(collection, space, body.text, body.neighbors, body.vectors)
         return TokensResponse(space=space_name, tokens=tokens)
+
+
+def _search_args(collection: str, body: SearchRequest) -> tuple[Any, ...]:
+    """A search request as the searcher's positional arguments (and a queued :class:`SearchJob`'s fields):
+    collection, query, k, filter, space, snippet length, index params, offset."""
+    return (
+        collection, Query.of(body.query, body.vector), body.k, body.filter, body.space, body.snippet_chars,
+        body.params, body.offset,
+    )

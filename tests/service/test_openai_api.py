@@ -11,7 +11,6 @@ is a vecdex API key, sent by the SDK as ``Authorization: Bearer``.
 from __future__ import annotations
 
 import base64
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,8 @@ from service.vector_schemas import EmbedRequest
 
 from .conftest import FAST_W2V
 from .corpus import topical_documents
+from tests.service.test_restart import _free_port
+from tests.service.test_vectors_out import news  # noqa: F401  (the fixture)
 
 openai = pytest.importorskip("openai")
 
@@ -48,23 +49,6 @@ class Live:
     def sdk(self, key: str | None = None) -> "openai.OpenAI":
         # No retries: a refusal must surface at once as its exception class.
         return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=key or self.key, max_retries=0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def news(client: TestClient, jobs: Callable[[], int]) -> TestClient:
-    """A documents collection with a trained word2vec space and a bm25 space."""
-    assert client.post("/collections", json={"name": "news"}).status_code == 201
-    assert client.post("/collections/news/documents", json={"documents": topical_documents()}).status_code == 200
-    for space in ({"name": "w2v", "embedder": FAST_W2V, "make_default": True}, {"name": "bm25", "embedder": {"type": "bm25"}}):
-        assert client.post("/collections/news/spaces", json=space).status_code == 202
-    assert jobs() == 2
-    return client
 
 
 @pytest.fixture
