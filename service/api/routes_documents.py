@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from ..batch_schemas import DocumentIds, DocumentsDeleted, DocumentsFetched
 from ..patch_schemas import DocumentPatch
 from ..schemas import DocumentPage, DocumentPublic, DocumentsUpsert, UpsertResult
 from .deps import VecdexDep
@@ -32,6 +33,24 @@ def list_page(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DocumentPage:
     return vx.documents.list(collection=name, cursor=cursor, limit=limit)
+
+
+@router.post(
+    "/{name}/documents:fetch", response_model=DocumentsFetched, operation_id="fetch_documents", responses=errors(404)
+)
+def fetch_many(name: str, body: DocumentIds, vx: VecdexDep) -> DocumentsFetched:
+    """Up to 1,000 documents by external id, in the order asked; ids not in the collection are listed
+    under ``missing`` (no error: a client asking "which of these do you hold?" gets the answer)."""
+    return vx.documents.fetch(collection=name, body=body)
+
+
+@router.post(
+    "/{name}/documents:delete", response_model=DocumentsDeleted, operation_id="delete_documents", responses=errors(404)
+)
+def delete_many(name: str, body: DocumentIds, vx: VecdexDep) -> DocumentsDeleted:
+    """Delete up to 1,000 documents by external id in one transaction (all or none); ids not in the
+    collection are listed under ``missing``, so deleting twice is not an error."""
+    return vx.documents.delete_many(collection=name, body=body)
 
 
 @router.get(

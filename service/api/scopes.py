@@ -66,7 +66,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{C}/documents"): READ,
     ("GET", f"{C}/documents/{{external_id}}"): READ,
     ("DELETE", f"{C}/documents/{{external_id}}"): WRITE,
-    ("PATCH", f"{C}/documents/{{external_id}}"): WRITE,  # merge metadata / replace text of one document
+    ("PATCH", f"{C}/documents/{{external_id}}"): WRITE,
+    ("POST", f"{C}/documents:fetch"): READ,  # several documents by id: a read, though a POST (a body of ids)
+    ("POST", f"{C}/documents:delete"): WRITE,  # several documents by id: POST because DELETE takes no body
     # interactions
     ("POST", f"{C}/interactions"): WRITE,
     ("GET", f"{C}/users/{{user}}/history"): READ,

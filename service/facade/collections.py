@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..batch_schemas import DocumentIds, DocumentsDeleted, DocumentsFetched
 from ..errors import BatchTooLarge, InvalidCursor, InvalidRequest
 from ..patch_schemas import DocumentPatch
 from ..quotas import check_metadata, check_schema_growth
@@ -14,6 +15,8 @@ from ..store.repository import (
     create_collection,
     delete_collection_rows,
     delete_document,
+    delete_documents,
+    documents_by_external_ids,
     get_collection,
     get_document,
     list_collections,
@@ -160,3 +163,21 @@ class Documents:
             delete_document(session, collection, external_id)
             collection_id = get_collection(session, collection).id
         self._core.runtimes.sync_collection(collection_id)
+
+    def fetch(self, *, collection: str, body: DocumentIds) -> DocumentsFetched:
+        """Several documents by external id in one read; ids not there are listed, not an error."""
+        asked = list(dict.fromkeys(body.ids))
+        with self._core.db.session() as session:
+            found = documents_by_external_ids(session, get_collection(session, collection), asked)
+            items = [document_view(found[i]) for i in asked if i in found]
+        return DocumentsFetched(items=items, missing=[i for i in asked if i not in found])
+
+    def delete_many(self, *, collection: str, body: DocumentIds) -> DocumentsDeleted:
+        """Delete several documents in one transaction; ids not there are listed, not an error."""
+        asked = list(dict.fromkeys(body.ids))
+        with self._core.db.session() as session:
+            collection_id = get_collection(session, collection).id
+            found = delete_documents(session, collection, asked)
+        if found:
+            self._core.runtimes.sync_collection(collection_id)
+        return DocumentsDeleted(deleted=[i for i in asked if i in found], missing=[i for i in asked if i not in found])

@@ -204,6 +204,31 @@ def delete_document(session: Session, collection_name: str, external_id: str) ->
     return doc_id
 
 
+def documents_by_external_ids(session: Session, collection: Collection, external_ids: Sequence[str]) -> dict[str, Document]:
+    """The documents of ``collection`` with these external ids (absent: not there), by external id."""
+    if not external_ids:
+        return {}
+    stmt = select(Document).where(
+        Document.collection_id == collection.id, Document.external_id.in_(list(dict.fromkeys(external_ids)))
+    )
+    return {d.external_id: d for d in session.scalars(stmt)}
+
+
+def delete_documents(session: Session, collection_name: str, external_ids: Sequence[str]) -> dict[str, int]:
+    """Delete those of these documents that exist, in one transaction with one change row each; returns
+    the deleted ones' ids by external id (the collection is locked like a single delete)."""
+    collection = get_collection(session, collection_name, lock=True)
+    rows = session.execute(
+        select(Document.external_id, Document.id).where(
+            Document.collection_id == collection.id, Document.external_id.in_(list(dict.fromkeys(external_ids)))
+        )
+    )
+    found = {external_id: doc_id for external_id, doc_id in rows}
+    if found:
+        delete_rows(session, collection.id, sorted(found.values()))
+    return found
+
+
 @dataclass(frozen=True)
 class DocumentState:
     """What a catch-up needs of a document: its id, stored text and content hash."""
