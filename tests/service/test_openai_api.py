@@ -11,14 +11,12 @@ is a vecdex API key, sent by the SDK as ``Authorization: Bearer``.
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from service.api import create_app
@@ -29,7 +27,7 @@ from service.vector_schemas import EmbedRequest
 
 from .conftest import FAST_W2V
 from .corpus import topical_documents
-from tests.service.test_restart import _free_port
+from tests.live_server import serving
 from tests.service.test_vectors_out import news  # noqa: F401  (the fixture)
 
 openai = pytest.importorskip("openai")
@@ -57,19 +55,8 @@ def live(news: TestClient, settings: Settings) -> Iterator[Live]:
     app = create_app(settings, run_worker=False)
     vx: Vecdex = app.state.vecdex
     key = vx.keys.create(body=KeyCreate(name="sdk", scope="read")).secret
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with serving(app) as port:
         yield Live(port, key, vx)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _space_vectors(vx: Vecdex, texts: list[str]) -> np.ndarray:

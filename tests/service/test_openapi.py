@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from service.settings import Settings
 from service.store.migrate import upgrade
 from tests.service.conftest import FAST_W2V, make_settings, run_jobs
 from tests.service.corpus import topical_documents
+from tests.live_server import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -321,12 +321,6 @@ class _Counted:
         if scope["type"] == "http":
             self.requests += 1
         await self.app(scope, receive, send)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _load(client: TestClient, settings: Settings) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,12 +22,7 @@ import pytest
 from service.store.migrate import upgrade
 from tests.service.conftest import FAST_W2V
 from tests.service.corpus import topical_documents
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live_server import free_port as _free_port
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
