@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from indexers.base import SearchParams
 
 from .analyze_schemas import AnalyzeRequest, AnalyzeResponse  # noqa: F401 (re-exported: the public schemas live here)
+from .hit_schemas import Highlight, Hit  # noqa: F401 (re-exported: the public schemas live here)
 from .filter_schemas import Filter  # noqa: F401 (re-exported: recommend_schemas imports it from here)
 from .word_schemas import (  # noqa: F401 (re-exported: the public schemas live here)
     AnalogyRequest,
@@ -278,14 +279,6 @@ class SimilarRequest(BaseModel):
     filter: Filter = Field(default_factory=dict)
     space: str | None = None
     snippet_chars: int = Field(300, ge=0, le=100_000)
-
-
-class Hit(BaseModel):
-    id: int
-    external_id: str
-    score: float
-    text: str
-    metadata: dict[str, Any]
 
 
 class SearchResponse(BaseModel):

@@ -27,8 +27,7 @@ from indexers.base import SearchParams
 
 from ..observability import metrics
 from ..schemas import Hit
-from ..store.repository import HitRow
-from .query_path import Query, QueryPath, check_k, check_offset
+from .query_path import Query, QueryPath, check_k, check_offset, make_hit, text_length
 
 
 @dataclass
@@ -136,22 +135,19 @@ def _together(members: list[SearchJob]) -> None:
 
 
 def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:
-    """Every job's hits from one read: the longest snippet any job asked for (or the whole text), cut per job."""
+    """Every job's hits from one read: the longest text any job needs (the whole text for a job that
+    highlights or shows all of it), cut per job."""
     wanted = list(dict.fromkeys(i for job in jobs for i, _ in job.pairs))
     if not wanted:
         return
-    snippet = 0 if any(j.snippet == 0 for j in jobs) else max(j.snippet for j in jobs)
+    lengths = [text_length(j.query.text, j.snippet) for j in jobs]
+    length = 0 if 0 in lengths else max(lengths)
     try:
         versions = {j._version for j in jobs}
-        rows = path.hot.hit_rows(wanted, snippet, versions.pop() if len(versions) == 1 else None)
+        rows = path.hot.hit_rows(wanted, length, versions.pop() if len(versions) == 1 else None)
     except Exception as exc:
         for job in jobs:
             job.error = exc
         return
     for job in jobs:
-        job.hits = [_hit(i, s, rows[i], job.snippet) for i, s in job.pairs if i in rows]
-
-
-def _hit(doc_id: int, score: float, row: HitRow, snippet: int) -> Hit:
-    text = row.text[:snippet] if snippet else row.text
-    return Hit.model_construct(id=doc_id, external_id=row.external_id, score=score, text=text, metadata=row.metadata)
+        job.hits = [make_hit(i, s, rows[i], job.query.text, job.snippet) for i, s in job.pairs if i in rows]

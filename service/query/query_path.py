@@ -24,8 +24,9 @@ from ..errors import InvalidK, InvalidRequest
 from ..store.filter_tree import parse_filter
 from ..store.hot_reads import HotReads, SpaceState
 from .filter_cache import FilterColumnsCache
-from ..store.repository import SpaceRef, filtered_ids
-from ..schemas import Hit
+from ..store.repository import HitRow, SpaceRef, filtered_ids
+from ..schemas import Highlight, Hit
+from .snippets import query_terms, snippet_for
 from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
 
 
@@ -178,19 +179,35 @@ class QueryPath:
         scores, ids = runtime.index.search(vector[None, :], fetch, allowed_ids=allowed, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and i != exclude][:k]
 
-    def hydrate(self, pairs: list[tuple[int, float]], snippet: int) -> list[Hit]:
-        """Hits with their external id, snippet and metadata, in the order given."""
-        rows = self.hot.hit_rows([i for i, _ in pairs], snippet)
-        # A hit deleted between the search and this read is dropped rather than shown half-empty. Built
-        # without validation: every field comes typed from SQL and the index (validating ten hits' metadata
-        # cost more than the read).
-        return [
-            Hit.model_construct(
-                id=i, external_id=rows[i].external_id, score=s, text=rows[i].text, metadata=rows[i].metadata
-            )
-            for i, s in pairs
-            if i in rows
-        ]
+    def hydrate(self, pairs: list[tuple[int, float]], snippet: int, query: str | None = None) -> list[Hit]:
+        """Hits with their external id, snippet and metadata, in the order given; the snippet is the
+        window best matching ``query``'s terms, with them highlighted (:func:`make_hit`)."""
+        rows = self.hot.hit_rows([i for i, _ in pairs], text_length(query, snippet))
+        # A hit deleted between the search and this read is dropped rather than shown half-empty.
+        return [make_hit(i, s, rows[i], query, snippet) for i, s in pairs if i in rows]
+
+
+def text_length(query: str | None, snippet: int) -> int:
+    """How much of each hit's text to read: all of it (0) when the query has terms to look for in it,
+    else the snippet's length."""
+    return 0 if query_terms(query) else snippet
+
+
+def make_hit(doc_id: int, score: float, row: HitRow, query: str | None, snippet: int) -> Hit:
+    """A hit of ``row`` (read with :func:`text_length`): its snippet and highlights for ``query``.
+
+    Built without validation: every field comes typed from SQL, the index and :mod:`.snippets`
+    (validating ten hits' metadata cost more than the read)."""
+    cut = snippet_for(row.text, query, snippet)
+    return Hit.model_construct(
+        id=doc_id,
+        external_id=row.external_id,
+        score=score,
+        text=cut.text,
+        metadata=row.metadata,
+        text_offset=cut.offset,
+        highlights=[Highlight.model_construct(start=a, end=b) for a, b in cut.highlights],
+    )
 
 
 def _without(allowed: np.ndarray | None, exclude: int | None) -> np.ndarray | None:

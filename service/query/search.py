@@ -118,7 +118,7 @@ class Searcher:
         check_k(k, self.max_k)
         q = _query(query)
         rankings = self._rankings(collection_name, q, k, where, self._query_spaces(collection_name, space_names, q))
-        results = {name: self.path.hydrate(pairs, snippet) for name, pairs in rankings.items()}
+        results = {name: self.path.hydrate(pairs, snippet, q.text) for name, pairs in rankings.items()}
         return results, overlaps({name: [h.external_id for h in hits] for name, hits in results.items()})
 
     def hybrid(
@@ -151,7 +151,7 @@ class Searcher:
             raise InvalidWeights(f"weights name spaces that are not queried: {', '.join(unknown)}", field="weights")
         rankings = self._rankings(collection_name, q, depth, where, names)
         fused = fuse(rankings, fusion, weights, rrf_k)[offset:want]
-        hits = {h.id: h for h in self.path.hydrate([(d, s) for d, s, _ in fused], snippet)}
+        hits = {h.id: h for h in self.path.hydrate([(d, s) for d, s, _ in fused], snippet, q.text)}
         return list(rankings), [
             HybridHit(
                 **hits[d].model_dump(),
