@@ -22,23 +22,36 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _names(requirements: list[str]) -> set[str]:
+    return {_normal(re.match(r"[A-Za-z0-9_.-]+", req).group(0)) for req in requirements}
+
+
 def _declared() -> set[str]:
-    return {_normal(re.match(r"[A-Za-z0-9_.-]+", req).group(0)) for req in PYPROJECT["project"]["dependencies"]}
+    return _names(PYPROJECT["project"]["dependencies"])
+
+
+def _imported_top_levels_of(path: Path) -> dict[str, str]:
+    """Top-level module -> the file, for each absolute import in one file."""
+    found: dict[str, str] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            found.setdefault(name.split(".")[0], str(path.relative_to(REPO)))
+    return found
 
 
 def _imported_top_levels() -> dict[str, str]:
-    """Top-level module -> one file importing it, over every module of the installed packages (absolute imports)."""
+    """Top-level module -> one file importing it, over every module of the installed packages."""
     found: dict[str, str] = {}
     for package in PACKAGES:
         for path in sorted((REPO / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = (
-                    [a.name for a in node.names] if isinstance(node, ast.Import)
-                    else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                    else []
-                )
-                for name in names:
-                    found.setdefault(name.split(".")[0], str(path.relative_to(REPO)))
+            for module, where in _imported_top_levels_of(path).items():
+                found.setdefault(module, where)
     return found
 
 
@@ -53,6 +66,23 @@ def test_every_imported_distribution_is_declared() -> None:
         if not {_normal(d) for d in dists} & _declared():
             missing.append(f"{module} ({', '.join(dists)}; imported by {where})")
     assert not missing, "imported but not in [project] dependencies: " + "; ".join(missing)
+
+
+def test_the_client_package_declares_what_it_imports() -> None:
+    """clients/python is its own distribution: the core imports only its dependencies, an adapter
+    module only its extra as well."""
+    root = REPO / "clients" / "python"
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = _names(project["dependencies"])
+    extras = {name: _names(reqs) for name, reqs in project["optional-dependencies"].items()}
+    providers = md.packages_distributions()
+    for path in sorted((root / "vecdex_client").glob("*.py")):
+        allowed = core | extras.get(path.stem, set())
+        for module, where in _imported_top_levels_of(path).items():
+            if module in sys.stdlib_module_names or module == "vecdex_client":
+                continue
+            dists = {_normal(d) for d in providers.get(module, [])}
+            assert dists & allowed, f"{where} imports {module} ({sorted(dists)}), not declared for it in {root.name}/pyproject.toml"
 
 
 def test_listed_package_data_exists() -> None:
