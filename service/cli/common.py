@@ -9,7 +9,7 @@ facade pulls in FAISS and SQLAlchemy) stay inside the helpers: ``vecdex
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
@@ -89,9 +89,12 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def print_rows(title: str, headers: list[str], rows: list[list[str]], plain: list[str]) -> None:
+def print_rows(
+    title: str, headers: list[str], rows: list[list[Any]], plain: list[str], *, right: Sequence[str] = ()
+) -> None:
     """A listing: a rich table on a terminal; off one (a pipe, a file) the ``plain`` lines, tab-separated and
-    stable, which scripts parse (``--json`` is the structured form)."""
+    stable, which scripts parse (``--json`` is the structured form). Cells are strings or rich renderables
+    (a ``Text`` with highlighted spans); columns named in ``right`` are right-aligned (numbers)."""
     if not _stdout_is_terminal():
         for line in plain:
             typer.echo(line)
@@ -99,12 +102,22 @@ def print_rows(title: str, headers: list[str], rows: list[list[str]], plain: lis
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold")
+    table = Table(title=title or None, title_justify="left", header_style="bold")
     for header in headers:
-        table.add_column(header)
+        table.add_column(header, justify="right" if header in right else "left")
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+
+
+def highlighted(text: str, spans: Sequence[Any]) -> Any:
+    """A hit's snippet for a terminal: one line, the query's terms (``highlights``) in bold."""
+    from rich.text import Text
+
+    out = Text(text.replace("\n", " ").replace("\r", " "))
+    for span in spans:
+        out.stylize("bold yellow", span.start, span.end)
+    return out
 
 
 def _stdout_is_terminal() -> bool:

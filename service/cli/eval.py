@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .common import cli_errors, fail, print_json, vecdex
+from .common import cli_errors, fail, print_json, print_rows, vecdex
 
 eval_app = typer.Typer(
     help="Evaluate a collection's spaces (retrieval, document similarity, word similarity/analogies); runs are stored.",
@@ -55,9 +55,16 @@ def _report(task: str, dataset: str, results: list, as_json: bool, plot: Optiona
     if as_json:
         print_json({"task": task, "dataset": dataset, "results": [{**r.as_dict(), "params": r.params} for r in results]})
     else:
-        typer.echo(f"{task} on {dataset}:")
-        for line in metrics_table([(r.space, r.status + (f" ({r.reason})" if r.reason else ""), r.metrics) for r in results]):
-            typer.echo(line)
+        rows = [(r.space, r.status + (f" ({r.reason})" if r.reason else ""), r.metrics) for r in results]
+        columns = list(dict.fromkeys(k for _, _, metrics in rows for k in _scalars(metrics)))
+        print_rows(
+            f"{task} on {dataset}",
+            ["space", "status", *columns],
+            [[space, status, *(_fmt(_scalars(metrics).get(c)) if metrics else "" for c in columns)]
+             for space, status, metrics in rows],
+            [f"{task} on {dataset}:", *metrics_table(rows)],
+            right=columns,
+        )
         for r in results:
             if r.embedder_type == "combination":
                 weights = ", ".join(f"{k} {v:.2f}" for k, v in r.params["weights"].items())

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .common import FilterOption, cli_errors, fail, key_values, print_json, vecdex
+from .common import FilterOption, cli_errors, fail, key_values, print_json, print_rows, vecdex
 
 item2vec_app = typer.Typer(help="Evaluate and tune item2vec on a collection's interactions.", no_args_is_help=True)
 
@@ -85,15 +85,24 @@ def recommend(
     if not response.hits:
         typer.echo("  no recommendation (every candidate filtered out or excluded)")
     width = max((len(h.external_id) for h in response.hits), default=0)
-    for rank, h in enumerate(response.hits, 1):
-        typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id:<{width}}  {h.source:<8}  {_short(h.metadata)}")
+    ranked = list(enumerate(response.hits, 1))
+    print_rows(
+        "",
+        ["#", "score", "item", "source", "metadata"],
+        [[str(r), f"{h.score:.4f}", h.external_id, h.source, _short(h.metadata)] for r, h in ranked],
+        [f"{r:>3}. {h.score:.4f}  {h.external_id:<{width}}  {h.source:<8}  {_short(h.metadata)}" for r, h in ranked],
+        right=("#", "score"),
+    )
 
 
-def _metrics_table(methods: dict[str, Any], k: int) -> list[str]:
-    lines = [f"{'method':<15}{'HR@' + str(k):>9}{'MRR@' + str(k):>9}{'nDCG@' + str(k):>9}{'coverage':>10}{'cases':>7}"]
-    for name, m in methods.items():
-        lines.append(f"{name:<15}{m.hit_rate:>9.3f}{m.mrr:>9.3f}{m.ndcg:>9.3f}{m.coverage:>10.3f}{m.cases:>7}")
-    return lines
+def _print_metrics(methods: dict[str, Any], k: int) -> None:
+    numbers = [f"HR@{k}", f"MRR@{k}", f"nDCG@{k}", "coverage", "cases"]
+    rows = [[name, f"{m.hit_rate:.3f}", f"{m.mrr:.3f}", f"{m.ndcg:.3f}", f"{m.coverage:.3f}", str(m.cases)]
+            for name, m in methods.items()]
+    plain = [f"{'method':<15}{'HR@' + str(k):>9}{'MRR@' + str(k):>9}{'nDCG@' + str(k):>9}{'coverage':>10}{'cases':>7}"]
+    plain += [f"{name:<15}{m.hit_rate:>9.3f}{m.mrr:>9.3f}{m.ndcg:>9.3f}{m.coverage:>10.3f}{m.cases:>7}"
+              for name, m in methods.items()]
+    print_rows("", ["method", *numbers], rows, plain, right=numbers)
 
 
 @item2vec_app.command("evaluate")
@@ -150,8 +159,7 @@ def item2vec_evaluate(
         f"interactions {report.interactions:,}, trained on {report.train_interactions:,} {held_out}; "
         f"{report.cases:,} test cases; item2vec trained in {report.train_seconds:.2f} s"
     )
-    for line in _metrics_table(report.methods, k):
-        typer.echo(line)
+    _print_metrics(report.methods, k)
     if report.few_cases:
         typer.secho(
             f"only {report.cases} test cases: one hit moves HR@{k} by {1 / report.cases:.1%}; read the figures as rough",
@@ -201,13 +209,18 @@ def item2vec_tune(
         f"{collection}: {len(report.trials)} trials in {report.seconds:.1f} s "
         f"(validation split inside the training part; top {min(10, len(trials))} by nDCG@{k})"
     )
-    typer.echo(f"{'#':>4}{'nDCG@' + str(k):>9}{'HR@' + str(k):>8}{'MRR@' + str(k):>9}{'cover':>7}{'s':>7}  changes")
-    for t in trials[:10]:
-        changes = ", ".join(f"{k_}={v}" for k_, v in t["changes"].items()) or "(base spec)"
-        typer.echo(
-            f"{t['trial']:>4}{t['ndcg']:>9.3f}{t['hit_rate']:>8.3f}{t['mrr']:>9.3f}{t['coverage']:>7.3f}"
-            f"{t['seconds']:>7.1f}  {changes}"
-        )
+    shown = [(t, ", ".join(f"{k_}={v}" for k_, v in t["changes"].items()) or "(base spec)") for t in trials[:10]]
+    numbers = ["#", f"nDCG@{k}", f"HR@{k}", f"MRR@{k}", "cover", "s"]
+    print_rows(
+        "",
+        [*numbers, "changes"],
+        [[str(t["trial"]), f"{t['ndcg']:.3f}", f"{t['hit_rate']:.3f}", f"{t['mrr']:.3f}", f"{t['coverage']:.3f}",
+          f"{t['seconds']:.1f}", changes] for t, changes in shown],
+        [f"{'#':>4}{'nDCG@' + str(k):>9}{'HR@' + str(k):>8}{'MRR@' + str(k):>9}{'cover':>7}{'s':>7}  changes"]
+        + [f"{t['trial']:>4}{t['ndcg']:>9.3f}{t['hit_rate']:>8.3f}{t['mrr']:>9.3f}{t['coverage']:>7.3f}"
+           f"{t['seconds']:>7.1f}  {changes}" for t, changes in shown],
+        right=numbers,
+    )
     typer.echo("best spec:")
     print_json(report.best_spec.model_dump(mode="json"))
     if not report.best_changes():

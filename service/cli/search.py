@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .common import FilterOption, cli_errors, key_values, print_json, vecdex
+from .common import FilterOption, cli_errors, highlighted, key_values, print_json, print_rows, vecdex
 
 SNIPPET_CHARS = 160
 """Text fetched per hit: the terminal shows at most a 100-character snippet."""
@@ -44,10 +44,15 @@ def search(
     if as_json:
         print_json({"space": response.space, "hits": [h.model_dump() for h in response.hits]})
         return
-    typer.echo(f"space {response.space}:")
-    for rank, h in enumerate(response.hits, offset + 1):
-        snippet = " ".join(h.text.split())[:100]
-        typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id}  {snippet}")
+    ranked = list(enumerate(response.hits, offset + 1))
+    print_rows(
+        f"space {response.space}",
+        ["#", "score", "id", "snippet"],
+        [[str(r), f"{h.score:.4f}", h.external_id, highlighted(h.text, h.highlights)] for r, h in ranked],
+        [f"space {response.space}:"]
+        + [f"{r:>3}. {h.score:.4f}  {h.external_id}  {' '.join(h.text.split())[:100]}" for r, h in ranked],
+        right=("#", "score"),
+    )
 
 
 def compare(
@@ -124,11 +129,15 @@ def hybrid(
     if as_json:
         print_json({"fusion": response.fusion, "spaces": response.spaces, "hits": [h.model_dump() for h in response.hits]})
         return
-    typer.echo(f"{response.fusion} over {', '.join(response.spaces)}:")
-    for rank, h in enumerate(response.hits, 1):
-        where_ranked = "  ".join(f"{n}#{r.rank}" for n, r in h.spaces.items())
-        snippet = " ".join(h.text.split())[:60]
-        typer.echo(f"{rank:>3}. {h.score:.4f}  {h.external_id}  [{where_ranked}]  {snippet}")
+    title = f"{response.fusion} over {', '.join(response.spaces)}"
+    ranked = [(rank, h, "  ".join(f"{n}#{r.rank}" for n, r in h.spaces.items())) for rank, h in enumerate(response.hits, 1)]
+    print_rows(
+        title,
+        ["#", "score", "id", "ranked", "snippet"],
+        [[str(r), f"{h.score:.4f}", h.external_id, w, highlighted(h.text, h.highlights)] for r, h, w in ranked],
+        [f"{title}:"] + [f"{r:>3}. {h.score:.4f}  {h.external_id}  [{w}]  {' '.join(h.text.split())[:60]}" for r, h, w in ranked],
+        right=("#", "score"),
+    )
 
 
 def side_by_side(results: dict[str, list[Any]], k: int, width: int) -> str:

@@ -45,3 +45,49 @@ def test_json_everywhere(two: Path, args: list[str]) -> None:
     assert isinstance(data, list)
     if args[0] == "collection":
         assert {c["name"]: c["kind"] for c in data} == {"notes": "documents", "shop": "items"}
+
+
+@pytest.fixture
+def topics(env: Path) -> Path:  # noqa: F811
+    from tests.service.corpus import topical_documents
+
+    assert run("db", "upgrade")[0] == 0
+    src = env / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in topical_documents()))
+    assert run("ingest", str(src), "--collection", "topics", "--create")[0] == 0
+    assert run("space", "create", "topics", "kw", "-e", "bm25")[0] == 0
+    return env
+
+
+def test_search_on_a_terminal_is_a_table_with_the_terms_marked(topics: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, plain = run("search", "topics", "penalty", "-k", "2")
+    assert code == 0 and plain.splitlines()[0] == "space kw:" and plain.splitlines()[1].startswith("  1. ")
+    monkeypatch.setattr(common, "_stdout_is_terminal", lambda: True)
+    code, out = run("search", "topics", "penalty", "-k", "2")
+    assert code == 0, out
+    header = next(line for line in out.splitlines() if "score" in line)
+    assert all(h in header for h in ("#", "score", "id", "snippet")) and "space kw" in out
+    assert "penalty" in out and "  1. " not in out
+
+
+def test_a_snippet_cell_marks_each_highlight() -> None:
+    from service.schemas import Highlight
+
+    cell = common.highlighted("a late\ngoal, a goal", [Highlight(start=7, end=11), Highlight(start=15, end=19)])
+    assert cell.plain == "a late goal, a goal"
+    assert [(s.start, s.end, str(s.style)) for s in cell.spans] == [(7, 11, "bold yellow"), (15, 19, "bold yellow")]
+
+
+def test_evaluation_and_recommend_tables_on_a_terminal(topics: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries, qrels = topics / "q.jsonl", topics / "qrels.txt"
+    queries.write_text(json.dumps({"id": "q1", "text": "penalty goal"}) + "\n")
+    qrels.write_text("q1 0 sport-1 1\nq1 0 sport-4 1\n")
+    args = ("eval", "retrieval", "topics", "--queries", str(queries), "--qrels", str(qrels))
+    code, plain = run(*args)
+    assert code == 0, plain
+    assert plain.splitlines()[0].startswith("retrieval on ") and plain.splitlines()[1].startswith("space")
+    monkeypatch.setattr(common, "_stdout_is_terminal", lambda: True)
+    code, out = run(*args)
+    assert code == 0, out
+    header = next(line for line in out.splitlines() if "status" in line)
+    assert "space" in header and "mrr@10" in header and any("kw" in line and "ok" in line for line in out.splitlines())
