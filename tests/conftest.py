@@ -8,9 +8,15 @@ VECDEX_REQUIRE_POSTGRES=1 (CI) an unreachable server is a failure instead.
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
+import sqlite3
+import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -50,6 +56,73 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def migrate(url: str) -> None:
+    """Bring a *fresh* test database to the head revision, as ``service.store.migrate.upgrade`` would, in a
+    fraction of its time: most of the suite's tests start from an empty database, and running Alembic
+    online for each cost ~60 ms on SQLite and ~150 ms on PostgreSQL (minutes over the suite).
+
+    SQLite: a copy of one database file migrated by Alembic once per process. PostgreSQL: Alembic's own
+    offline script (``upgrade --sql``, generated once) run in one round trip. A database that already has
+    tables goes through Alembic itself. ``tests/test_fast_migrate.py`` checks both give Alembic's schema."""
+    from service.store.migrate import upgrade
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        target = Path(parsed.database or "")
+        if not parsed.database or target.exists():
+            upgrade(url)
+            return
+        shutil.copyfile(_sqlite_template(), target)
+        return
+    engine = create_engine(url)
+    try:
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.autocommit = True  # the script holds its own BEGIN / COMMIT
+            cur = raw.cursor()
+            cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()")
+            if cur.fetchone()[0]:
+                upgrade(url)
+                return
+            cur.execute(_offline_sql("postgresql"))
+        finally:
+            raw.close()
+    finally:
+        engine.dispose()
+
+
+def _sqlite_template() -> Path:
+    with _TEMPLATE_LOCK:
+        return _sqlite_template_once()
+
+
+@cache
+def _sqlite_template_once() -> Path:
+    from service.store.migrate import upgrade
+
+    path = Path(tempfile.mkdtemp(prefix="vecdex-template-")) / "template.db"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # everything in the main file: only that file is copied
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
+@cache
+def _offline_sql(dialect: str) -> str:
+    from alembic import command
+
+    from service.store.migrate import alembic_config
+
+    config = alembic_config(f"{dialect}+psycopg://" if dialect == "postgresql" else f"{dialect}://")
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    return config.output_buffer.getvalue()
 
 
 @pytest.fixture

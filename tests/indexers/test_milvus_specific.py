@@ -28,6 +28,7 @@ from indexers.milvus import collection as col
 from indexers.milvus import connection, scan
 
 from .data import DIM, K, brute_force, clustered, doc_ids, queries_near, spec_for
+from tests.conftest import migrate
 
 REASON = factory.get_backend("milvus").available()
 REQUIRED = "milvus" in os.environ.get("VECDEX_REQUIRE_BACKENDS", "").split(",")  # CI: run, never skip
@@ -221,11 +222,10 @@ def test_a_milvus_space_answers_like_a_faiss_space(tmp_path: Path, database_url:
     from service.api import create_app
     from service.store.db import Database
     from service.runtime.jobs import claim_next, run_job
-    from service.store.migrate import upgrade
     from tests.service.conftest import FAST_W2V, make_settings
     from tests.service.corpus import topical_documents
 
-    upgrade(database_url)
+    migrate(database_url)
     settings = make_settings(tmp_path, database_url)  # VECDEX_MILVUS_URI unset: <data_dir>/milvus.db
 
     def run_jobs() -> None:

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from service.api import create_app
 from service.store.db import Database
 from service.runtime.jobs import claim_next, run_job
-from service.store.migrate import upgrade
 from service.settings import Settings
+from tests.conftest import migrate
 
 # Small, quick specs: tests assert behaviour, not embedding quality (bench/ measures that).
 FAST_W2V = {"type": "word2vec", "dim": 48, "epochs": 8, "min_count": 2, "seed": 7, "workers": 1}
@@ -27,7 +27,7 @@ def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    upgrade(database_url)
+    migrate(database_url)
     return make_settings(tmp_path, database_url)
 
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.service.conftest import FAST_D2V, FAST_W2V
 from tests.service.corpus import topical_documents
+from tests.conftest import migrate
 
 JSON = dict[str, Any]
 
@@ -277,10 +278,9 @@ def test_search_before_any_space(client: TestClient) -> None:
 
 def test_body_too_large(tmp_path: Any, sqlite_url: str) -> None:
     from service.api import create_app
-    from service.store.migrate import upgrade
     from tests.service.conftest import make_settings
 
-    upgrade(sqlite_url)
+    migrate(sqlite_url)
     with TestClient(create_app(make_settings(tmp_path, sqlite_url, max_body_bytes=2048), run_worker=False)) as c:
         c.post("/collections", json={"name": "c"})
         big = {"documents": [{"external_id": "a", "text": "x" * 5000}]}
@@ -299,10 +299,9 @@ def test_body_too_large(tmp_path: Any, sqlite_url: str) -> None:
 
 def test_batch_limit(tmp_path: Any, sqlite_url: str) -> None:
     from service.api import create_app
-    from service.store.migrate import upgrade
     from tests.service.conftest import make_settings
 
-    upgrade(sqlite_url)
+    migrate(sqlite_url)
     with TestClient(create_app(make_settings(tmp_path, sqlite_url, max_batch=3), run_worker=False)) as c:
         c.post("/collections", json={"name": "c"})
         docs = [{"external_id": str(i), "text": "t"} for i in range(4)]

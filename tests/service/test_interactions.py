@@ -27,13 +27,13 @@ from service.store.interactions import (
     load_interactions,
     user_history,
 )
-from service.store.migrate import upgrade
 from service.store.models import Document
 from service.store.repository import get_collection
 from service.schemas import InteractionIn
 from service.settings import Settings
 from tests.service.conftest import FAST_W2V, make_settings
 from tests.service.corpus import topical_documents
+from tests.conftest import migrate
 
 JSON = dict[str, Any]
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -355,7 +355,7 @@ def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("VECDEX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VECDEX_DATABASE_URL", database_url)
     get_settings.cache_clear()
-    upgrade(database_url)
+    migrate(database_url)
     yield tmp_path
     get_settings.cache_clear()
 

@@ -14,7 +14,6 @@ from embedders.base import Progress
 from service.runtime import jobs as jobs_mod
 from service.store.db import Database
 from service.runtime.jobs import cancel_job, claim, claim_next, enqueue, get_job, requeue_stale, run_job
-from service.store.migrate import upgrade
 from service.store.models import Job, Space, utcnow
 from service.store.repository import create_collection, upsert_documents
 from service.schemas import DocumentIn
@@ -22,11 +21,12 @@ from service.runtime.space_admin import create_space
 from service.space_schemas import SpaceCreate
 from tests.service.conftest import FAST_W2V
 from tests.service.corpus import topical_documents
+from tests.conftest import migrate
 
 
 @pytest.fixture
 def db(database_url: str) -> Database:
-    upgrade(database_url)
+    migrate(database_url)
     database = Database(database_url)
     yield database
     database.dispose()

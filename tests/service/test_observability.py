@@ -24,6 +24,7 @@ from service.settings import Settings
 from service.store.models import Space
 from tests.service.conftest import FAST_W2V, make_settings
 from tests.service.corpus import topical_documents
+from tests.conftest import migrate
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -147,9 +148,8 @@ def test_two_apps_in_one_process_serve_metrics_side_by_side(settings: Settings) 
 
 
 def test_metrics_can_be_switched_off(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from service.store.migrate import upgrade
 
-    upgrade(database_url)
+    migrate(database_url)
     monkeypatch.setenv("VECDEX_METRICS", "false")
     with TestClient(create_app(make_settings(tmp_path, database_url), run_worker=False)) as c:
         assert c.get("/metrics").status_code == 404
@@ -209,9 +209,8 @@ def test_access_log_line_carries_request_id_route_status_duration(
 def test_json_format_emits_one_parseable_object_per_line(
     tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from service.store.migrate import upgrade
 
-    upgrade(database_url)
+    migrate(database_url)
     settings = make_settings(tmp_path, database_url, log_format="json")
     try:
         with TestClient(create_app(settings, run_worker=False)) as c:

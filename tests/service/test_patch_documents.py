@@ -22,6 +22,7 @@ from service.store.document_patch import merge_patch
 from service.store.repository import get_collection, max_change_id
 from tests.service.conftest import FAST_W2V, make_settings
 from tests.service.corpus import topical_documents
+from tests.conftest import migrate
 
 JSON = dict[str, Any]
 DOC = "/collections/topics/documents"
@@ -190,9 +191,8 @@ def test_refused_patches_name_the_field_and_change_nothing(client: TestClient, s
 @pytest.fixture
 def tight(tmp_path: Path, database_url: str) -> Iterator[tuple[TestClient, Settings]]:
     """A server with small metadata limits (the quota checks of an upsert apply to the merged metadata)."""
-    from service.store.migrate import upgrade
 
-    upgrade(database_url)
+    migrate(database_url)
     settings = make_settings(tmp_path, database_url, max_metadata_keys=5, max_schema_fields=5)
     with TestClient(create_app(settings, run_worker=False)) as c:
         yield c, settings

@@ -22,10 +22,10 @@ from service.errors import QuotaExceeded
 from service.facade import Vecdex
 from service.quotas import SPEC_QUOTAS, check_spec
 from service.settings import Settings
-from service.store.migrate import upgrade
 
 from .conftest import FAST_W2V, make_settings
 from .corpus import topical_documents
+from tests.conftest import migrate
 
 LIMITS: dict[str, Any] = {
     "max_dim": 64, "max_epochs": 10, "max_layers": 2, "max_hidden": 64, "max_window": 8, "max_vocab": 1000,
@@ -44,7 +44,7 @@ BERT = {"type": "bert", "batch_size": 16}
 
 @pytest.fixture
 def quota_settings(tmp_path: Path, database_url: str) -> Settings:
-    upgrade(database_url)
+    migrate(database_url)
     return make_settings(tmp_path, database_url, **LIMITS)
 
 

@@ -23,6 +23,7 @@ from service.space_schemas import SpaceCreate
 from service.store.hot_reads import HotReads
 from service.store.read_cache import VersionedCache
 from tests.service.conftest import FAST_W2V
+from tests.conftest import migrate
 
 
 def _filled(settings: Settings) -> Any:
@@ -45,9 +46,8 @@ def vx(settings: Settings) -> Any:
 @pytest.fixture
 def sqlite_vx(tmp_path: Path, sqlite_url: str) -> Any:
     """The same on SQLite only: what only SQLite's data version does."""
-    from service.store.migrate import upgrade
 
-    upgrade(sqlite_url)
+    migrate(sqlite_url)
     vx = _filled(Settings(data_dir=tmp_path / "data", database_url=sqlite_url, embedded_worker=False))  # type: ignore[arg-type]
     yield vx
     vx.close()
@@ -90,9 +90,8 @@ def test_rows_follow_every_commit_on_both_dialects(vx: Any, monkeypatch: pytest.
 
 
 def test_a_commit_by_another_process_is_seen(tmp_path: Path, sqlite_url: str) -> None:
-    from service.store.migrate import upgrade
 
-    upgrade(sqlite_url)
+    migrate(sqlite_url)
     vx = Vecdex(Settings(data_dir=tmp_path / "data", database_url=sqlite_url, embedded_worker=False))  # type: ignore[arg-type]
     try:
         vx.collections.create(body=CollectionCreate(name="c"))

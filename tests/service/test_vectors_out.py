@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from .conftest import FAST_W2V
 from .corpus import topical_documents
+from tests.conftest import migrate
 
 DOCS = {d["external_id"]: d["text"] for d in topical_documents()}
 
@@ -122,11 +123,10 @@ def test_bad_embed_requests_name_the_field(news: TestClient, body: dict, field: 
 def test_too_many_texts_is_batch_too_large(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
     """The cap is the deployment's VECDEX_MAX_BATCH, as for an upsert (and the OpenAPI document says so)."""
     from service.api import create_app
-    from service.store.migrate import upgrade
 
     from .conftest import make_settings, run_jobs
 
-    upgrade(database_url)
+    migrate(database_url)
     settings = make_settings(tmp_path, database_url, max_batch=25)
     with TestClient(create_app(settings, run_worker=False)) as client:
         client.post("/collections", json={"name": "news"})
