@@ -35,8 +35,19 @@ def _pg_schema_url(base: str, schema: str) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated-nothing-yet database URL on each dialect."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'vecdex.db'}"
+    yield from _database(request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same, shared by a module's tests: for modules whose tests only read one loaded collection (or
+    assert that what they send changes nothing), so it is loaded once per dialect instead of per test."""
+    yield from _database(request.param, tmp_path_factory.mktemp("module-db"))
+
+
+def _database(dialect: str, directory: Path) -> Iterator[str]:
+    if dialect == "sqlite":
+        yield f"sqlite:///{directory / 'vecdex.db'}"
         return
     if not PG_URL:
         pytest.skip("PostgreSQL cases need VECDEX_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")

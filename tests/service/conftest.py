@@ -31,6 +31,19 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)
 
 
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Settings:
+    """Settings over the module's shared database (see ``module_database_url``)."""
+    migrate(module_database_url)
+    return make_settings(tmp_path_factory.mktemp("module"), module_database_url)
+
+
+@pytest.fixture(scope="module")
+def module_client(module_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(module_settings, run_worker=False)) as c:
+        yield c
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, run_worker=False)) as c:

@@ -8,7 +8,6 @@ absent field is missing: comparisons never match it, their negations do.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from service.settings import Settings
 from service.store.db import Database
 from service.store.repository import filtered_ids, get_collection
+from tests.service.conftest import run_jobs
 
 QUOTED = 'we"ird\\key'
 MISSING = object()
@@ -126,13 +126,25 @@ FILTERS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def loaded(client: TestClient, jobs: Callable[[], int]) -> list[dict[str, Any]]:
+# Every test here reads one loaded collection (or checks that a refused filter changed nothing): it is
+# loaded once per dialect for the module.
+@pytest.fixture(scope="module")
+def settings(module_settings: Settings) -> Settings:
+    return module_settings
+
+
+@pytest.fixture(scope="module")
+def client(module_client: TestClient) -> TestClient:
+    return module_client
+
+
+@pytest.fixture(scope="module")
+def loaded(client: TestClient, settings: Settings) -> list[dict[str, Any]]:
     docs = _documents()
     assert client.post("/collections", json={"name": "f"}).status_code == 201
     assert client.post("/collections/f/documents", json={"documents": docs}).status_code == 200
     assert client.post("/collections/f/spaces", json={"name": "kw", "embedder": {"type": "bm25"}}).status_code == 202
-    assert jobs() == 1
+    assert run_jobs(settings) == 1
     return docs
 
 

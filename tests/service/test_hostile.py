@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from service.settings import Settings
 
-from .conftest import FAST_W2V
+from .conftest import FAST_W2V, run_jobs
 from .corpus import topical_documents
 
 
@@ -33,12 +33,15 @@ def _nested(depth: int) -> dict:
     return out
 
 
-@pytest.fixture
-def loaded(client: TestClient, jobs: Callable[[], int]) -> TestClient:
+@pytest.fixture(scope="module")
+def loaded(module_client: TestClient, module_settings: Settings) -> TestClient:
+    """One collection per dialect for the module: its tests send what must be refused and check that
+    nothing changed, so they can share it (a test that let a change through fails itself)."""
+    client = module_client
     client.post("/collections", json={"name": "news"})
     assert client.post("/collections/news/documents", json={"documents": topical_documents()}).status_code == 200
     client.post("/collections/news/spaces", json={"name": "w2v", "embedder": FAST_W2V})
-    jobs()
+    run_jobs(module_settings)
     return client
 
 
