@@ -18,6 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from embedders.chunking import ChunkSpec
 from embedders.strict_numbers import numbers_are_not_booleans
 
 Metric = Literal["cosine", "ip", "l2"]
@@ -51,6 +52,11 @@ class IndexSpec(BaseModel):
     hnsw_ef_search: int = Field(128, ge=8, le=4096, description="HNSW efSearch (raised to k when k is larger).")
     ivf_nlist: int | None = Field(None, ge=1, description="IVF list count; default 4*sqrt(N).")
     ivf_nprobe: int = Field(16, ge=1, description="IVF lists probed per query.")
+    chunking: ChunkSpec | None = Field(
+        None,
+        description="Cut each document into passages and index one vector per passage; a document ranks by its "
+        "best passage and its hits say where the best passages are. None: one vector per document.",
+    )
 
 
 class SearchParams(BaseModel):

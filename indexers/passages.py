@@ -24,14 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import SearchParams, VectorIndex
+from embedders.chunking import ChunkSpec
+
+from .base import Metric, SearchParams, VectorIndex
 from .errors import IndexerError
 
-__all__ = ["PASSAGE_BITS", "DocumentHit", "PassageIndex", "doc_of", "passage_key"]
+__all__ = ["PASSAGE_BITS", "DocumentHit", "PassageIndex", "doc_of", "passage_key", "passage_rows"]
 
 PASSAGE_BITS = 12
 """Bits of a key that number the passage: 4,096 passages per document (embedders.chunking.MAX_PASSAGES)."""
-_COUNTS_FILE = "passage_counts.json"
+_PASSAGES_FILE = "passages.json"
 _FIRST_DEPTH = 4
 """Passages asked per document wanted on the first try (most documents' best passages come in)."""
 
@@ -55,12 +57,25 @@ class DocumentHit:
 
 
 class PassageIndex:
-    """Documents of ``inner``'s passages. Not thread-safe by itself: the space runtime's lock guards it,
-    as it guards any index."""
+    """Documents of ``inner``'s passages, cut by ``chunking``. Its ``search`` has the shape of
+    :meth:`VectorIndex.search` with document ids, so every ranking path works on it unchanged;
+    :meth:`search_documents` also says which passages matched. Not thread-safe by itself: the space
+    runtime's lock guards it, as it guards any index."""
 
-    def __init__(self, inner: VectorIndex, counts: dict[int, int] | None = None) -> None:
+    def __init__(self, inner: VectorIndex, chunking: ChunkSpec, counts: dict[int, int] | None = None) -> None:
         self.inner = inner
+        self.chunking = chunking
         self.counts: dict[int, int] = dict(counts or {})
+
+    # what the service reads of any index, from the inner one
+    backend = property(lambda self: self.inner.backend)
+    dim = property(lambda self: self.inner.dim)
+    kind = property(lambda self: self.inner.kind)
+    checkpoint = property(lambda self: self.inner.checkpoint)
+
+    @property
+    def metric(self) -> Metric:
+        return self.inner.metric
 
     def __len__(self) -> int:
         """Documents with at least one passage."""
@@ -69,9 +84,14 @@ class PassageIndex:
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self.counts
 
+    def ids(self) -> np.ndarray:
+        """The documents held, sorted."""
+        return np.array(sorted(self.counts), dtype=np.int64)
+
     def put(self, doc_ids: Sequence[int], vectors: Sequence[np.ndarray]) -> None:
         """Replace the passages of these documents: ``vectors[i]`` is document ``doc_ids[i]``'s passages,
-        one row each, in order (an empty matrix removes the document)."""
+        one row each, in passage order. A zero row (a passage with nothing embeddable) is not indexed but
+        keeps its number; a document without any other row is removed."""
         if len(doc_ids) != len(vectors):
             raise IndexerError(f"{len(vectors)} passage matrices for {len(doc_ids)} documents", field="vectors")
         for doc_id, matrix in zip(doc_ids, vectors):  # checked whole before anything changes
@@ -80,16 +100,10 @@ class PassageIndex:
                     f"document {doc_id} has {len(matrix)} passages; at most {1 << PASSAGE_BITS}", field="vectors"
                 )
         self.remove(np.asarray(doc_ids, dtype=np.int64))
-        keys, rows = [], []
-        for doc_id, matrix in zip(doc_ids, vectors):
-            n = len(matrix)
-            if n == 0:
-                continue
-            keys.append(passage_key(doc_id, np.arange(n)))
-            rows.append(np.asarray(matrix, dtype=np.float32))
-            self.counts[int(doc_id)] = n
-        if keys:
-            self.inner.add(np.concatenate(keys), np.concatenate(rows))
+        keys, rows, counts = passage_rows(doc_ids, vectors)
+        self.counts.update(counts)
+        if len(keys):
+            self.inner.add(keys, rows)
 
     def remove(self, doc_ids: np.ndarray) -> int:
         """Remove every passage of these documents (unknown ones ignored); returns how many documents were in."""
@@ -108,6 +122,23 @@ class PassageIndex:
 
     def search(
         self,
+        queries: np.ndarray,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        params: SearchParams | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`VectorIndex.search` over documents: (scores, document ids), each (nq, k), a document's
+        score its best passage's, padded with id -1 as FAISS pads."""
+        fill = np.inf if self.metric == "l2" else -np.inf
+        scores = np.full((len(queries), k), fill, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for row, query in enumerate(queries):
+            for col, hit in enumerate(self.search_documents(query, k, allowed_ids, params, per_document=1)):
+                scores[row, col], ids[row, col] = hit.score, hit.doc_id
+        return scores, ids
+
+    def search_documents(
+        self,
         query: np.ndarray,
         k: int,
         allowed_doc_ids: np.ndarray | None = None,
@@ -120,6 +151,8 @@ class PassageIndex:
         if allowed is not None and len(allowed) == 0:
             return []
         available = len(self.inner) if allowed is None else len(allowed)
+        if available == 0 or k <= 0:
+            return []
         depth = min(available, max(k * _FIRST_DEPTH, k + per_document))
         while True:
             scores, keys = self.inner.search(query[None, :], depth, allowed_ids=allowed, params=params)
@@ -129,19 +162,43 @@ class PassageIndex:
             depth = min(available, depth * 4)
 
     def save(self, directory: Path, *, checkpoint: int | None = None) -> None:
-        """The inner index's snapshot, then the passage counts beside it (written atomically)."""
+        """The inner index's snapshot, then the chunk spec and passage counts beside it (atomically)."""
         self.inner.save(directory, checkpoint=checkpoint)
-        tmp = directory / (_COUNTS_FILE + ".tmp")
-        tmp.write_text(json.dumps(sorted(self.counts.items())), encoding="utf-8")
-        tmp.replace(directory / _COUNTS_FILE)
+        tmp = directory / (_PASSAGES_FILE + ".tmp")
+        body = {"chunking": self.chunking.model_dump(mode="json"), "counts": sorted(self.counts.items())}
+        tmp.write_text(json.dumps(body), encoding="utf-8")
+        tmp.replace(directory / _PASSAGES_FILE)
 
-    @staticmethod
-    def saved_counts(directory: Path) -> dict[int, int]:
-        """The counts :meth:`save` wrote (empty when none were)."""
-        path = directory / _COUNTS_FILE
+    @classmethod
+    def wrap_saved(cls, inner: VectorIndex, directory: Path) -> PassageIndex | None:
+        """The passage index saved at ``directory`` around its reopened ``inner`` index; None when the
+        index there holds one vector per document."""
+        path = directory / _PASSAGES_FILE
         if not path.exists():
-            return {}
-        return {int(d): int(n) for d, n in json.loads(path.read_text(encoding="utf-8"))}
+            return None
+        body = json.loads(path.read_text(encoding="utf-8"))
+        counts = {int(d): int(n) for d, n in body["counts"]}
+        return cls(inner, ChunkSpec.model_validate(body["chunking"]), counts)
+
+
+def passage_rows(
+    doc_ids: Sequence[int], vectors: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """The inner index's keys and rows for these documents' passage matrices, and each document's
+    passage count: zero rows (nothing embeddable) are left out but keep their numbers, and a document
+    with no other row has no count. For building an inner index whole (``factory.build``) or adding."""
+    keys, rows, counts = [], [], {}
+    for doc_id, matrix in zip(doc_ids, vectors):
+        matrix = np.asarray(matrix, dtype=np.float32)
+        live = np.flatnonzero(np.any(matrix != 0, axis=1)) if len(matrix) else np.empty(0, dtype=np.int64)
+        if len(live) == 0:
+            continue
+        keys.append(passage_key(doc_id, live))
+        rows.append(matrix[live])
+        counts[int(doc_id)] = len(matrix)
+    if not keys:
+        return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32), {}
+    return np.concatenate(keys), np.concatenate(rows), counts
 
 
 def _group(scores: np.ndarray, keys: np.ndarray, per_document: int) -> list[DocumentHit]:

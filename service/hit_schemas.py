@@ -19,6 +19,14 @@ class Highlight(BaseModel):
     end: int
 
 
+class PassageHit(BaseModel):
+    """One of a hit's best passages in a chunked space: ``document.text[start:end]`` and its score."""
+
+    start: int
+    end: int
+    score: float
+
+
 class Hit(BaseModel):
     id: int
     external_id: str
@@ -33,4 +41,9 @@ class Hit(BaseModel):
         default_factory=list,
         description="The query's terms inside `text`, as character offsets into `text`, in order "
         "(whole words, case-insensitive, stop words left out; Chinese terms wherever written).",
+    )
+    passages: list[PassageHit] = Field(
+        default_factory=list,
+        description="A chunked space's best passages of this document (best first, up to 3), as character "
+        "offsets of the whole text; the snippet is cut from the first. Empty in other spaces.",
     )

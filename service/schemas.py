@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 from indexers.base import SearchParams
 
 from .analyze_schemas import AnalyzeRequest, AnalyzeResponse  # noqa: F401 (re-exported: the public schemas live here)
-from .hit_schemas import Highlight, Hit  # noqa: F401 (re-exported: the public schemas live here)
+from .hit_schemas import Highlight, Hit, PassageHit  # noqa: F401 (re-exported: the public schemas live here)
 from .filter_schemas import Filter  # noqa: F401 (re-exported: recommend_schemas imports it from here)
 from .word_schemas import (  # noqa: F401 (re-exported: the public schemas live here)
     AnalogyRequest,

@@ -20,6 +20,10 @@ def space_create(
         Optional[list[str]], typer.Option("--param", "-p", help="Embedder parameter key=value (repeatable).")
     ] = None,
     index_kind: Annotated[str, typer.Option(help="auto, flat, hnsw or ivf")] = "auto",
+    chunk: Annotated[
+        Optional[str],
+        typer.Option(help="Index passages: BY[:SIZE[:OVERLAP]], BY tokens or paragraphs (e.g. tokens:200:40)."),
+    ] = None,
     default: Annotated[bool, typer.Option("--default", help="Make it the collection's default space.")] = False,
     wait: Annotated[bool, typer.Option(help="Train and index here with a progress bar (else leave it to a worker).")] = True,
 ) -> None:
@@ -33,10 +37,14 @@ def space_create(
         if not sep:
             fail("invalid_input", f"expected key=value, got {item!r}", "--param")
         spec[key.strip()] = coerce(value)
+    index: dict[str, Any] = {"kind": index_kind}
+    if chunk:
+        parts = chunk.split(":")
+        if len(parts) > 3 or not all(p.strip() for p in parts):
+            fail("invalid_input", f"expected BY[:SIZE[:OVERLAP]], got {chunk!r}", "--chunk")
+        index["chunking"] = dict(zip(("by", "size", "overlap"), [parts[0], *(coerce(p) for p in parts[1:])]))
     with cli_errors():
-        body = SpaceCreate.model_validate(
-            {"name": name, "embedder": spec, "index": {"kind": index_kind}, "make_default": default}
-        )
+        body = SpaceCreate.model_validate({"name": name, "embedder": spec, "index": index, "make_default": default})
         created = vx.spaces.create(collection=collection, body=body)
         space_id = vx.spaces.row_id(collection=collection, space=name)
     typer.echo(f"space {name} (id {space_id}) queued as job {created.job.id}")

@@ -49,6 +49,8 @@ class SearchJob:
     space_name: str = ""
     pairs: list[tuple[int, float]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    passages: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    """A chunked space's best passages (number, score) per document hit."""
     error: BaseException | None = None
     _runtime: Any = None
     _allowed: np.ndarray | None = None
@@ -63,6 +65,7 @@ class SearchJob:
     def reset(self) -> None:
         """Forget an attempt (a ``memory_only`` one that needed a worker), to run the search again."""
         self.memory_only, self.error, self.space_name, self.pairs, self.hits = False, None, "", [], []
+        self.passages = {}
         self._runtime = self._allowed = self._vector = self._version = None
 
 
@@ -71,7 +74,7 @@ def search_batch(path: QueryPath, jobs: Sequence[SearchJob]) -> None:
     live = [j for j in jobs if _prepare(path, j)]
     groups: dict[tuple[Any, ...], list[SearchJob]] = defaultdict(list)
     for job in live:
-        if job._vector is not None and job._allowed is None:
+        if job._vector is not None and job._allowed is None and job._runtime.passages is None:
             params = job.params.model_dump_json() if job.params is not None else None
             groups[(id(job._runtime), job.depth, params)].append(job)
         else:
@@ -109,6 +112,10 @@ def _alone(path: QueryPath, job: SearchJob) -> None:
     try:
         if job._vector is None:
             pairs = path.ranked(job._runtime, job.query, job.depth, job._allowed, job.params)
+        elif job._runtime.passages is not None:  # a chunked space: documents with their best passages
+            found = job._runtime.passages.search_documents(job._vector, job.depth, job._allowed, job.params)
+            pairs = [(h.doc_id, h.score) for h in found]
+            job.passages = {h.doc_id: h.passages for h in found}
         else:
             pairs = path.nearest(job._runtime, job._vector, job.depth, job._allowed, job.params)
         job.pairs = pairs[job.offset :]
@@ -140,7 +147,7 @@ def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:
     wanted = list(dict.fromkeys(i for job in jobs for i, _ in job.pairs))
     if not wanted:
         return
-    lengths = [text_length(j.query.text, j.snippet) for j in jobs]
+    lengths = [0 if j.passages else text_length(j.query.text, j.snippet) for j in jobs]
     length = 0 if 0 in lengths else max(lengths)
     try:
         versions = {j._version for j in jobs}
@@ -150,4 +157,9 @@ def _hydrate(path: QueryPath, jobs: list[SearchJob]) -> None:
             job.error = exc
         return
     for job in jobs:
-        job.hits = [make_hit(i, s, rows[i], job.query.text, job.snippet) for i, s in job.pairs if i in rows]
+        chunking = job._runtime.passages.chunking if job.passages else None
+        job.hits = [
+            make_hit(i, s, rows[i], job.query.text, job.snippet, job.passages.get(i), chunking)
+            for i, s in job.pairs
+            if i in rows
+        ]

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from embedders.capabilities import Capability
+from embedders.chunking import ChunkSpec
+from embedders.chunking import passages as cut_passages
 from embedders.errors import NotSupported
 from embedders.registry import has
 from indexers.base import SearchParams
@@ -25,7 +27,7 @@ from ..store.filter_tree import parse_filter
 from ..store.hot_reads import HotReads, SpaceState
 from .filter_cache import FilterColumnsCache
 from ..store.repository import HitRow, SpaceRef, filtered_ids
-from ..schemas import Highlight, Hit
+from ..schemas import Highlight, Hit, PassageHit
 from .snippets import query_terms, snippet_for
 from ..runtime.spaces import SpaceRuntime, SpaceRuntimes
 
@@ -193,20 +195,43 @@ def text_length(query: str | None, snippet: int) -> int:
     return 0 if query_terms(query) else snippet
 
 
-def make_hit(doc_id: int, score: float, row: HitRow, query: str | None, snippet: int) -> Hit:
-    """A hit of ``row`` (read with :func:`text_length`): its snippet and highlights for ``query``.
+def make_hit(
+    doc_id: int,
+    score: float,
+    row: HitRow,
+    query: str | None,
+    snippet: int,
+    passages: list[tuple[int, float]] | None = None,
+    chunking: ChunkSpec | None = None,
+) -> Hit:
+    """A hit of ``row`` (read with :func:`text_length`, or whole for passages): its snippet and highlights
+    for ``query``; in a chunked space its best ``passages`` (number, score) as offsets of the text, cut
+    again by ``chunking`` (passages are a function of the text), and the snippet taken from the best one.
 
     Built without validation: every field comes typed from SQL, the index and :mod:`.snippets`
     (validating ten hits' metadata cost more than the read)."""
-    cut = snippet_for(row.text, query, snippet)
+    found: list[PassageHit] = []
+    if passages and chunking is not None:
+        spans = cut_passages(row.text, chunking)
+        found = [
+            PassageHit.model_construct(start=spans[j][0], end=spans[j][1], score=s) for j, s in passages if j < len(spans)
+        ]
+    if found:
+        best = found[0]
+        cut = snippet_for(row.text[best.start:best.end], query, snippet)
+        offset = best.start + cut.offset
+    else:
+        cut = snippet_for(row.text, query, snippet)
+        offset = cut.offset
     return Hit.model_construct(
         id=doc_id,
         external_id=row.external_id,
         score=score,
         text=cut.text,
         metadata=row.metadata,
-        text_offset=cut.offset,
+        text_offset=offset,
         highlights=[Highlight.model_construct(start=a, end=b) for a, b in cut.highlights],
+        passages=found,
     )
 
 

@@ -39,7 +39,7 @@ from embedders.base import (
     TrainingDocument,
     note_metrics,
 )
-from indexers.base import IndexSpec, VectorIndex
+from indexers.base import IndexSpec
 from indexers import factory
 from indexers.factory import EngineOptions, IndexLocation
 
@@ -51,6 +51,7 @@ from ..store.models import Collection, Space
 from ..store.repository import content_hash, max_change_id
 from .spaces import EMBEDDER_DIR, INDEX_DIR, destroy_index, save_index, space_dir
 from .document_vectors import SpaceVectors, document_vectors
+from .passage_build import passage_index
 from ..store.vector_store import discard_vectors
 
 EMBED_CHUNK_MIN = 64
@@ -128,9 +129,12 @@ def build_space(
         if has(embedder, Capability.KEYWORD):
             index = _keyword_index(embedder, corpus, progress)
         else:
-            ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
             location = IndexLocation(tmp / INDEX_DIR, f"vecdex_s{space_id}_g{plan.generation}", options)
-            index = factory.build(plan.index_spec, embedder.dim, embedder.metric, ids, vectors, location, progress)
+            if plan.index_spec.chunking is not None:
+                index = passage_index(plan.index_spec, embedder, corpus, location, progress)
+            else:
+                ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
+                index = factory.build(plan.index_spec, embedder.dim, embedder.metric, ids, vectors, location, progress)
         embedder.save(tmp / EMBEDDER_DIR)
         save_index(index, tmp / INDEX_DIR, plan.built_change_id)
         tmp.rename(final)
@@ -241,7 +245,7 @@ def _embed_page(
     return got.ids[got.ok], got.vectors[got.ok]
 
 
-def _switch(db: Database, plan: BuildPlan, embedder: Embedder, index: VectorIndex, make_default: bool) -> int | None:
+def _switch(db: Database, plan: BuildPlan, embedder: Embedder, index: Any, make_default: bool) -> int | None:
     """Make the new generation the served one, in one transaction; returns the generation it replaced.
 
     None when the space was deleted meanwhile. The space row is locked so a

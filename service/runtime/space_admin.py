@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from embedders import registry
 from embedders.base import EmbedderSpec
 from embedders.capabilities import Capability
-from embedders.errors import CorpusTooSmall
+from embedders.errors import CorpusTooSmall, NotSupported
 
 from ..store.corpus import SqlCorpus
 from ..store.db import Database
@@ -35,7 +35,13 @@ PREFLIGHT_MAX_DOCS = 20_000
 PREFLIGHT_MAX_INTERACTIONS = 50_000
 
 
-def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
+def _embeds_passages(embedder: object) -> bool:
+    """Whether a family can embed passages: it turns free text into vectors (not bm25, which ranks
+    texts; not item2vec, whose vectors come from interactions; not given vectors)."""
+    return registry.has(embedder, Capability.EMBED_TEXT)
+
+
+def preflight(db: Database, collection: Collection, spec: EmbedderSpec, *, chunked: bool = False) -> None:
     """Reject, before anything is written, a spec the collection cannot train.
 
     Families may offer ``preflight(corpus)`` (a vocabulary count without
@@ -43,6 +49,12 @@ def preflight(db: Database, collection: Collection, spec: EmbedderSpec) -> None:
     so "corpus too small" and "empty vocabulary" are a 422 rather than a failed job.
     """
     embedder = registry.create(spec)
+    if chunked and not _embeds_passages(embedder):
+        raise NotSupported(
+            f"a {spec.type} space cannot chunk documents into passages: chunking needs a family that embeds "
+            "free text (word2vec, doc2vec, tfidf, lsa, bert, bilstm)",
+            field="index.chunking",
+        )
     if registry.has(embedder, Capability.TRAIN_INTERACTIONS):
         _preflight_interactions(db, collection, spec, embedder)
         return
@@ -90,7 +102,7 @@ def create_space(
                 f"space {request.name!r} already exists in collection {collection_name!r}",
                 field="name",
             )
-    preflight(db, collection, request.embedder)
+    preflight(db, collection, request.embedder, chunked=request.index.chunking is not None)
     with db.session() as session:
         collection = get_collection(session, collection_name, lock=True)
         admit(session, collection)
@@ -100,7 +112,8 @@ def create_space(
             embedder_type=request.embedder.type,
             embedder_spec=request.embedder.model_dump(mode="json"),
             index_spec=request.index.model_dump(mode="json"),
-            store_vectors=request.store_vectors,
+            # a chunked space's vectors are its passages', held by its index only
+            store_vectors=request.store_vectors and request.index.chunking is None,
             status="pending",
         )
         session.add(space)

@@ -45,6 +45,7 @@ from embedders.registry import has
 from embedders.bm25 import KeywordIndex
 from indexers.base import VectorIndex
 from indexers import factory
+from indexers.passages import PassageIndex
 from indexers.factory import EngineOptions
 
 from ..store.db import Database
@@ -52,6 +53,7 @@ from ..errors import Conflict, SpaceNotReady, SpaceUnavailable
 from ..store.models import Space
 from ..store.repository import SpaceRef
 from .document_vectors import DocumentVectors, SpaceVectors, document_vectors
+from .passage_build import passage_matrices
 from .replay_reads import changes_page, document_states
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def space_dir(spaces_root: Path, space_id: int, generation: int = 0) -> Path:
     return spaces_root / (str(space_id) if generation == 0 else f"{space_id}-g{generation}")
 
 
-def save_index(index: VectorIndex | KeywordIndex, directory: Path, change_id: int) -> None:
+def save_index(index: VectorIndex | KeywordIndex | PassageIndex, directory: Path, change_id: int) -> None:
     """Make ``index`` durable with the change id it reflects (a keyword index keeps its ``extra`` marker)."""
     if isinstance(index, KeywordIndex):
         index.save(directory, extra={"last_change_id": change_id})
@@ -119,7 +121,7 @@ class SpaceRuntime:
         space_id: int,
         collection_id: int,
         embedder: Embedder,
-        index: VectorIndex | KeywordIndex,
+        index: VectorIndex | KeywordIndex | PassageIndex,
         applied_change_id: int,
         store_vectors: bool,
         directory: Path,
@@ -196,6 +198,12 @@ class SpaceRuntime:
             self.skipped_ids.difference_update(d.id for d in present)
             self.skipped_ids.update(empty)
             return
+        if self.passages is not None:  # a chunked space: the new texts' passages replace the old ones
+            chunking = self.passages.chunking
+            self.passages.put([d.id for d in present], passage_matrices(self.embedder, [d.text for d in present], chunking))
+            self.skipped_ids.difference_update(d.id for d in present)
+            self.skipped_ids.update(d.id for d in present if d.id not in self.passages)
+            return
         got = self.vectors_of(
             session, [d.id for d in present], [d.text for d in present], [d.content_hash for d in present], store=True
         )
@@ -206,6 +214,11 @@ class SpaceRuntime:
         if got.ok.any():
             self.index.add(got.ids[got.ok], got.vectors[got.ok])
             self.skipped_ids.difference_update(got.ids[got.ok].tolist())
+
+    @property
+    def passages(self) -> PassageIndex | None:
+        """The passage index of a chunked space (several vectors per document), else None."""
+        return self.index if isinstance(self.index, PassageIndex) else None
 
     @property
     def keyword(self) -> bool:
@@ -331,9 +344,10 @@ class SpaceRuntimes:
         try:
             embedder = registry.load(directory / EMBEDDER_DIR)
             if has(embedder, Capability.KEYWORD):
-                index: VectorIndex | KeywordIndex = _refilled_keyword_index(self.db, space.collection_id, directory)
+                index: VectorIndex | KeywordIndex | PassageIndex = _refilled_keyword_index(self.db, space.collection_id, directory)
             else:
-                index = factory.open_index(directory / INDEX_DIR, self.engine_options)
+                inner = factory.open_index(directory / INDEX_DIR, self.engine_options)
+                index = PassageIndex.wrap_saved(inner, directory / INDEX_DIR) or inner
         except Exception as exc:  # a missing or damaged snapshot: say which space and what to do
             log.exception("cannot load space %s generation %s", space.id, generation)
             # The directory and the library's message stay in the server log: clients (and job rows they

@@ -13,7 +13,8 @@ What travels of each space (``carries``):
 - ``spec``: everything else: a space not ready, and the families whose model is
   keyed by document ids (doc2vec's and item2vec's trained vectors; ids differ in
   the importing database, so those files would point at the wrong documents):
-  the importer queues a build job, which trains the space afresh.
+  the importer queues a build job, which trains the space afresh. A chunked space
+  (``index.chunking``) too: its passage vectors are held by its index alone.
 
 Not a point-in-time snapshot: each page is read in its own transaction. Writes
 during an export land in the file or not depending on the page they touch; a
@@ -106,6 +107,7 @@ def _plan(session: Session, spaces_root: Path, collection: Collection, space: Sp
     model_dir = space_dir(spaces_root, space.id, space.generation) / EMBEDDER_DIR
     movable = space.status == "ready" and model_dir.is_dir()
     movable = movable and not any(has(space.embedder_type, c) for c in KEYED_BY_DOCUMENT_ID)
+    movable = movable and not space.index_spec.get("chunking")  # its passages live in its index only
     keyword = has(space.embedder_type, Capability.KEYWORD)
     given = movable and has(space.embedder_type, Capability.GIVEN_VECTORS)  # its row exists before documents
     vectors = movable and space.store_vectors and not keyword and not given

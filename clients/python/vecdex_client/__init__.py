@@ -36,6 +36,7 @@ from ._models import (
     EmbedResponse,
     Highlight,
     Hit,
+    PassageHit,
     HybridHit,
     HybridResponse,
     InteractionsIngested,
@@ -52,7 +53,7 @@ from ._models import (
 __all__ = [
     "APIConnectionError", "APIError", "AsyncClient", "AuthenticationError", "BadRequestError", "Call", "Client",
     "CollectionPublic", "CompareResponse", "ConflictError", "DocumentPage", "DocumentPublic", "DocumentVector",
-    "DocumentsDeleted", "DocumentsFetched", "EmbedResponse", "Highlight", "Hit", "HybridHit", "HybridResponse",
+    "DocumentsDeleted", "DocumentsFetched", "EmbedResponse", "Highlight", "Hit", "HybridHit", "PassageHit", "HybridResponse",
     "InteractionsIngested", "JobFailedError", "JobPublic", "NotFoundError", "PermissionDeniedError",
     "RateLimitError", "RecommendHit", "RecommendResponse", "SearchResponse", "ServerError", "SpaceCreated",
     "SpacePublic", "SpaceRank", "UnprocessableEntityError", "UpsertResult", "VecdexError", "WaitTimeout",

@@ -110,6 +110,14 @@ class Highlight(_Answer):
     end: int
 
 
+class PassageHit(_Answer):
+    """One of a hit's best passages in a chunked space: ``document.text[start:end]``."""
+
+    start: int
+    end: int
+    score: float
+
+
 class Hit(_Answer):
     id: int
     external_id: str
@@ -120,6 +128,8 @@ class Hit(_Answer):
     text_offset: int = 0
     """Where ``text`` starts in the document."""
     highlights: list[Highlight] = []
+    passages: list[PassageHit] = []
+    """A chunked space's best passages of the document (offsets of its whole text), best first."""
 
 
 class SearchResponse(_Answer):
