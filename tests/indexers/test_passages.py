@@ -97,3 +97,39 @@ def test_bad_input_is_refused_and_changes_nothing(index: PassageIndex) -> None:
     with pytest.raises(IndexerError):
         index.put([2, 1], [np.ones((1, DIM), dtype=np.float32), np.ones((4097, DIM), dtype=np.float32)])
     assert index.counts == {1: 2} and len(index.inner) == 2
+
+
+def _backends() -> list[object]:
+    from indexers.errors import BackendUnavailable
+    from tests.indexers.test_contract import _unavailable
+
+    out: list[object] = []
+    for name in factory.backends():
+        try:
+            reason = factory.get_backend(name).available()
+        except BackendUnavailable as exc:
+            reason = exc.message
+        out.append(pytest.param(name, id=name, marks=_unavailable(name, reason) if reason else []))
+    return out
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_every_engine_holds_passages(backend: str, tmp_path: Path) -> None:
+    """The wrapper asks only the VectorIndex protocol of its inner index: Milvus serves passages as FAISS does."""
+    from indexers.factory import EngineOptions
+
+    options = EngineOptions(milvus_uri=str(tmp_path / "milvus.db"))
+    location = IndexLocation(tmp_path / "ix", f"vecdex_passages_{backend}", options)
+    inner = factory.create(IndexSpec(kind="flat", backend=backend), DIM, "cosine", location)  # type: ignore[arg-type]
+    index = PassageIndex(inner, ChunkSpec(size=50, overlap=10))
+    try:
+        rng = np.random.default_rng(4)
+        q = _unit(rng.normal(size=DIM))
+        big = 9_000_000_000  # a document id far past 32 bits: its keys need all of int64
+        index.put([big, 3], [np.stack([_unit(rng.normal(size=DIM)), q]), _unit(rng.normal(size=(2, DIM)))])
+        hits = index.search_documents(q, 2, allowed_doc_ids=np.array([3, big]))
+        assert [h.doc_id for h in hits] == [big, 3] and hits[0].passages[0][0] == 1
+        index.remove(np.array([big]))
+        assert [h.doc_id for h in index.search_documents(q, 2)] == [3]
+    finally:
+        factory.destroy(tmp_path / "ix", options)
