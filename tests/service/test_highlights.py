@@ -114,3 +114,25 @@ def test_hybrid_and_compare_highlight_too(long_collection: TestClient) -> None:
         hit = _hit(long_collection.post(f"{C}/{route}", json=body), "long")
         assert hit["text"].startswith("Then the central bank"), (route, hit["text"])
         assert _marked(hit["text"], hit) == ["interest", "rates"], route
+
+
+def test_the_fast_matcher_finds_what_the_regex_finds() -> None:
+    """occurrences() looks terms up with str.find; the regex (kept for texts whose lower-casing changes
+    length) is the definition: both must agree on every text."""
+    import random
+
+    from service.query import snippets
+
+    rng = random.Random(5)
+    pieces = ["goal", "Goal", "GOALS", "goalkeeper", "_goal", "goal_", "2goal", "goal-line", "词向量", "向量", "模型",
+              "GPT模型", "market", "stock market", "rates", " ", " ", ", ", ".\n", "é", "bank", "banks"]
+    terms_pool = ["goal", "market", "stock", "向量", "词向量", "gpt", "bank", "rates", "模型"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        terms = tuple(rng.sample(terms_pool, rng.randint(1, 5)))
+        pattern = snippets._pattern(terms)
+        want = [(m.start(), m.end(), m.group().lower()) for m in pattern.finditer(text)]
+        assert snippets.occurrences(text, terms) == want, (text, terms)
+    # a text whose lower-casing changes length takes the regex path and keeps exact offsets
+    text = "İstanbul bank"
+    assert [text[a:b] for a, b, _ in snippets.occurrences(text, ("bank",))] == ["bank"]
