@@ -179,6 +179,9 @@ def job_result(vx: Vecdex, job: JobPublic) -> str:
     figures = {k: job.metrics[k] for k in ("embedded", "reused", "from_training") if k in (job.metrics or {})}
     if figures:
         parts.append(", ".join(f"{k} {v}" for k, v in figures.items()))
+    phases = (job.metrics or {}).get("phases") or []
+    if phases:
+        parts.append(" ".join(f"{p['phase']} {p['seconds']:.1f}s" for p in phases))
     return f" ({'; '.join(parts)})" if parts else ""
 
 

@@ -135,8 +135,10 @@ def build_space(
             else:
                 ids, vectors = _embed_corpus(db, plan, corpus, embedder, progress)
                 index = factory.build(plan.index_spec, embedder.dim, embedder.metric, ids, vectors, location, progress)
+        progress.start("snapshot", 1)
         embedder.save(tmp / EMBEDDER_DIR)
         save_index(index, tmp / INDEX_DIR, plan.built_change_id)
+        progress.advance(1)
         tmp.rename(final)
         previous = _switch(db, plan, embedder, index, make_default)
     except BaseException:

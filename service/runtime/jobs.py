@@ -126,7 +126,12 @@ def claim_next(db: Database, worker: str) -> int | None:
 
 
 class JobProgress:
-    """Writes phase/done/total to the job row (throttled) and raises JobCancelled when asked to stop."""
+    """Writes phase/done/total to the job row (throttled) and raises JobCancelled when asked to stop.
+
+    Also times each phase (wall seconds from its ``start`` to the next one's, or to the end of the
+    job): ``metrics.phases`` on the job, ``[{"phase": "vocabulary", "seconds": 0.4}, {"phase": "train",
+    "seconds": 12.1}, ...]`` in the order they ran, so a slow build says where its time went. A phase
+    started twice (an embedder training in several rounds) adds up."""
 
     def __init__(self, db: Database, job_id: int, cancelled: threading.Event) -> None:
         self._db = db
@@ -135,11 +140,24 @@ class JobProgress:
         self._done = 0
         self._last_flush = 0.0
         self._metrics: dict[str, Any] = {}
+        self._phase: str | None = None
+        self._phase_started = 0.0
+        self._phase_seconds: dict[str, float] = {}
 
     def start(self, phase: str, total: int) -> None:
         self._check()
+        self._close_phase()
+        self._phase, self._phase_started = phase, time.perf_counter()
         self._done = 0
         self._write(phase=phase, total=total, done=0)
+
+    def _close_phase(self) -> None:
+        if self._phase is not None:
+            spent = self._phase_seconds.get(self._phase, 0.0) + time.perf_counter() - self._phase_started
+            self._phase_seconds[self._phase] = round(spent, 3)
+            # a list, in the order the phases ran: PostgreSQL's JSONB does not keep an object's key order
+            self._metrics["phases"] = [{"phase": p, "seconds": s} for p, s in self._phase_seconds.items()]
+            self._phase = None
 
     def advance(self, n: int = 1) -> None:
         self._check()
@@ -157,6 +175,8 @@ class JobProgress:
             self._write(done=self._done, metrics=dict(self._metrics))
 
     def flush(self) -> None:
+        """The last figures, the running phase's time included (called once the job's work ended, well or not)."""
+        self._close_phase()
         self._write(done=self._done, **({"metrics": dict(self._metrics)} if self._metrics else {}))
 
     def _check(self) -> None:
@@ -232,8 +252,10 @@ def run_job(
     monitor.start()
     status, error, unexpected = "succeeded", None, None
     try:
-        RUNNERS[job.kind](db, spaces_root, job, FanOut(progress, echo or NullProgress()), engine_options or EngineOptions())
-        progress.flush()
+        try:
+            RUNNERS[job.kind](db, spaces_root, job, FanOut(progress, echo or NullProgress()), engine_options or EngineOptions())
+        finally:
+            progress.flush()  # the phase timings of a failed or cancelled job too
     except JobCancelled as exc:
         status, error = "cancelled", error_payload(exc)
     except Exception as exc:

@@ -56,6 +56,7 @@ def test_ingest_space_search_jobs(env: Path) -> None:
     params = [f"-p{k}={v}" for k, v in FAST_W2V.items() if k != "type"]
     code, out = run("space", "create", "topics", "w2v", "-e", "word2vec", *params)
     assert code == 0, out and "space w2v ready" in out
+    created = out
     code, out = run("space", "list", "topics")
     assert "* w2v\tword2vec\tready\tdim=48" in out
 
@@ -82,11 +83,10 @@ def test_ingest_space_search_jobs(env: Path) -> None:
     assert code == 2 and "nprobe" in out
 
     code, out = run("jobs", "list")
+    assert "build_space\tsucceeded\ttopics/w2v\tsnapshot 1/1" in out  # the last phase: files written
     # the index phase reports real progress: every indexed vector, not 0/1 then 1/1
-    assert "build_space\tsucceeded\ttopics/w2v\tindex " in out
-    done, total = out.split("topics/w2v\tindex ")[1].split()[0].split("/")
     documents = run("collection", "list")[1].split("\t")[2].split()[0]
-    assert done == total == documents
+    assert f"w2v index: {documents}/{documents} (100%)" in created, created
     code, out = run("jobs", "show", "1")
     assert json.loads(out)["status"] == "succeeded"
     code, out = run("jobs", "cancel", "1")

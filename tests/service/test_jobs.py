@@ -137,8 +137,36 @@ def test_progress_metrics_reach_the_job_row(db: Database) -> None:
     with db.session() as s:
         job = get_job(s, job_id)
         assert (job.phase, job.done, job.total) == ("train", 3, 10)
+        phases = job.metrics.pop("phases")
         assert job.metrics == {"tokens_per_s": 1234.5, "perplexity": 80.0}
+        assert [p["phase"] for p in phases] == ["train"] and phases[0]["seconds"] >= 0
     cancelled = threading.Event()
     cancelled.set()
     with pytest.raises(Exception, match="cancelled"):
         JobProgress(db, job_id, cancelled).note(perplexity=1.0)
+
+
+def test_a_build_reports_the_seconds_of_each_phase(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """metrics.phases: every phase the build went through, timed, adding up to no more than the job took."""
+    from service.facade import Vecdex
+    from service.schemas import CollectionCreate, DocumentIn
+    from service.settings import Settings
+    from service.space_schemas import SpaceCreate
+    from tests.service.conftest import FAST_W2V
+    from tests.service.corpus import topical_documents
+
+    migrate(database_url)
+    vx = Vecdex(Settings(data_dir=tmp_path / "data", database_url=database_url, embedded_worker=False))  # type: ignore[call-arg]
+    try:
+        vx.collections.create(body=CollectionCreate(name="t"))
+        vx.documents.write(collection="t", documents=[DocumentIn(**d) for d in topical_documents()])
+        created = vx.spaces.create(collection="t", body=SpaceCreate.model_validate({"name": "w", "embedder": FAST_W2V}))
+        job = vx.jobs.run_here(job_id=created.job.id, label="test")
+        assert job is not None and job.status == "succeeded"
+        phases = {p["phase"]: p["seconds"] for p in job.metrics["phases"]}
+        assert list(phases) == ["vocabulary", "train", "embed", "index", "snapshot"]
+        assert all(isinstance(s, float) and s >= 0 for s in phases.values())
+        took = (job.finished_at - job.started_at).total_seconds()
+        assert sum(phases.values()) <= took + 0.01 and phases["train"] > 0
+    finally:
+        vx.close()
