@@ -8,6 +8,7 @@ VECDEX_REQUIRE_POSTGRES=1 (CI) an unreachable server is a failure instead.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
@@ -116,7 +117,9 @@ def _sqlite_template() -> Path:
 def _sqlite_template_once() -> Path:
     from service.store.migrate import upgrade
 
-    path = Path(tempfile.mkdtemp(prefix="vecdex-template-")) / "template.db"
+    folder = tempfile.mkdtemp(prefix="vecdex-template-")
+    atexit.register(shutil.rmtree, folder, True)  # one per test process, gone when it ends
+    path = Path(folder) / "template.db"
     upgrade(f"sqlite:///{path}")
     with sqlite3.connect(path) as conn:  # everything in the main file: only that file is copied
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
