@@ -16,6 +16,7 @@ Documents keep their LangChain id as vecdex ``external_id`` (a uuid4 when none i
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -69,10 +70,8 @@ class VecdexVectorStore(VectorStore):
     ) -> VecdexVectorStore:
         """The store for ``embedding`` on ``collection``, creating the collection and its ``vectors``
         space (dimension probed from the embedding, ``metric`` cosine, ip or l2) when they do not exist."""
-        try:
+        with contextlib.suppress(ConflictError):  # already there: use it
             client.create_collection(collection)
-        except ConflictError:
-            pass
         if space not in {s.name for s in client.list_spaces(collection)}:
             dim = len(embedding.embed_query("dimension probe"))
             created = client.create_space(collection, space, {"type": "vectors", "dim": dim, "metric": metric})
